@@ -121,7 +121,9 @@ class _State:
     """What the previous build knew, kept in OUT/.cache/state.pickle."""
 
     version: int = 3
-    stats: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # path -> mtime,size,digest
+    stats: dict[str, tuple[int, int, str]] = field(
+        default_factory=dict
+    )  # path -> mtime,size,digest
     parsed: content_mod.ParsedCache = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)  # output page -> fingerprint
     # slug -> (digest, outgoing link slugs, uses policy directives)
@@ -236,8 +238,13 @@ def _render_many(
 def listing_digest(article: Article) -> str:
     """Changes whenever anything a listing shows about the article changes."""
     return _hash(
-        article.slug, article.title, article.summary, article.category, article.tags,
-        article.updated, article.draft,
+        article.slug,
+        article.title,
+        article.summary,
+        article.category,
+        article.tags,
+        article.updated,
+        article.draft,
     )
 
 
@@ -329,7 +336,7 @@ class _Writer:
 
 
 def _hardlink_tree(src: Path, dst: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(src):
+    for dirpath, _dirnames, filenames in os.walk(src):
         rel = os.path.relpath(dirpath, src)
         target_dir = dst if rel == "." else dst / rel
         target_dir.mkdir(parents=True, exist_ok=True)
@@ -354,7 +361,10 @@ def _environment(options: BuildOptions) -> jinja2.Environment:
 
 def _env_digest(options: BuildOptions) -> str:
     parts: list[object] = [
-        _State.version, options.base_url, options.site_name, options.include_drafts,
+        _State.version,
+        options.base_url,
+        options.site_name,
+        options.include_drafts,
     ]
     for base in (options.templates_dir, options.static_dir):
         for path in sorted(base.rglob("*")):
@@ -532,7 +542,9 @@ def _build_into(
         uses = a.slug in has_directives
         category = content.categories[a.category]
         page_fp[a.slug] = _hash(
-            a.digest, a.updated, category.title,
+            a.digest,
+            a.updated,
+            category.title,
             [(r, listing_digest(by_slug[r])) for r in related.get(a.slug, []) if r in by_slug],
             [(s, s in slugs) for s in links.get(a.slug, [])],
             options.directive_digest if uses else "",
@@ -544,9 +556,7 @@ def _build_into(
         doc_changed = state.index_digests.get(a.slug) != doc_digest[a.slug] or previous is None
         if page_changed or doc_changed:
             to_render.append(a)
-    jobs = [
-        (a.slug, _body(options, a), a.body_line, slugs, options.directive) for a in to_render
-    ]
+    jobs = [(a.slug, _body(options, a), a.body_line, slugs, options.directive) for a in to_render]
     rendered = _render_many(jobs, options.procs)
     report.rendered = len(rendered)
 
@@ -630,8 +640,10 @@ def _write_listings(
     def digests(items: list[Article]) -> list[str]:
         return [listing_digest(a) for a in items]
 
-    cat_summary = [(c.slug, c.title, c.description, digests(in_category[c.slug][:5]),
-                    len(in_category[c.slug])) for c in categories]
+    cat_summary = [
+        (c.slug, c.title, c.description, digests(in_category[c.slug][:5]), len(in_category[c.slug]))
+        for c in categories
+    ]
     if writer.needs("index.html", _hash(cat_summary, digests(recent), digests(popular))):
         writer.write(
             "index.html",

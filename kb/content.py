@@ -122,7 +122,9 @@ def parse_article(rel_path: str, data: bytes) -> tuple[Article | None, list[Prob
         if key not in ARTICLE_KEYS:
             allowed = ", ".join(sorted(ARTICLE_KEYS))
             problems.append(
-                Problem(rel_path, doc.line_of(str(key)), f"unknown key '{key}' (allowed: {allowed})")
+                Problem(
+                    rel_path, doc.line_of(str(key)), f"unknown key '{key}' (allowed: {allowed})"
+                )
             )
     values: dict[str, Any] = {}
     for f in ARTICLE_FIELDS:

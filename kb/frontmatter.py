@@ -8,10 +8,8 @@ from typing import Any
 
 import yaml
 
-try:  # the C loader is several times faster; fall back when libyaml is missing
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _Loader = yaml.SafeLoader
+# the C loader is several times faster; fall back when PyYAML was built without libyaml
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _KEY_LINE = re.compile(r"^([A-Za-z_][\w.-]*)\s*:")
 

@@ -83,9 +83,7 @@ def _highlight(code: str, lang: str, _attrs: str) -> str:
 def _render_container(kind: str) -> Callable[..., str]:
     label = kind.capitalize()
 
-    def render(
-        self: Any, tokens: Sequence[Token], idx: int, _options: Any, _env: Any
-    ) -> str:
+    def render(self: Any, tokens: Sequence[Token], idx: int, _options: Any, _env: Any) -> str:
         if tokens[idx].nesting == 1:
             return (
                 f'<aside class="admonition {kind}" role="note">'
@@ -230,8 +228,3 @@ def render_markdown(
     rendered.directives = list(env.get("directives", []))
     rendered.unknown_directives = list(env.get("unknown_directives", []))
     return rendered
-
-
-def pygments_css() -> str:
-    css: str = HtmlFormatter().get_style_defs("pre code")
-    return css

@@ -26,7 +26,7 @@ from typing import Any
 
 from whoosh import highlight, index, query, scoring, sorting
 from whoosh.analysis import StemmingAnalyzer
-from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.fields import ID, STORED, TEXT, Schema
 
 SYNONYMS_FILE = "synonyms.json"
 MAX_QUERY_CHARS = 256
@@ -343,7 +343,9 @@ class Searcher:
             for stem in word_stems:
                 pairs.append((word, stem))
             known = any(
-                reader.doc_frequency(f, s) for s in word_stems for f in ("title", "body", "keywords")
+                reader.doc_frequency(f, s)
+                for s in word_stems
+                for f in ("title", "body", "keywords")
             )
             if known or not (4 <= len(word) <= MAX_FUZZY_CHARS) or not word.isalpha():
                 corrected.append(word)

@@ -1,0 +1,1 @@
+"""Support Portal: the HTTP application and command-line interface."""

@@ -1,0 +1,54 @@
+"""One Jinja environment for the portal's dynamic pages.
+
+Templates live in the top-level ``templates/`` directory, shared with the static
+site. A page renders whole, or for an htmx request just one named block
+(jinja2-fragments), so there is one template per page and no duplicated fragments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2_fragments.starlette import Jinja2Blocks
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kb.build import DEFAULT_TEMPLATES, tag_file_name
+
+
+def make_templates(site_name: str) -> Jinja2Blocks:
+    templates = Jinja2Blocks(directory=str(DEFAULT_TEMPLATES))
+    env = templates.env
+    env.globals.update(site_name=site_name, static_site=False, root="/")
+    env.filters["tagfile"] = tag_file_name
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+    return templates
+
+
+def is_htmx(request: Request) -> bool:
+    """A fragment request from htmx (history restores want the whole page)."""
+    return (
+        request.headers.get("hx-request") == "true"
+        and request.headers.get("hx-history-restore-request") != "true"
+    )
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """Render ``name``; for an htmx request render only ``block`` when given."""
+    templates: Jinja2Blocks = request.app.state.templates
+    kwargs: dict[str, Any] = {}
+    if block and is_htmx(request):
+        kwargs["block_name"] = block
+    response: Response = templates.TemplateResponse(
+        request, name, context, status_code=status_code, **kwargs
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response

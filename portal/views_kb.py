@@ -1,0 +1,92 @@
+"""Knowledge-base pages: the built static site, search page and search API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+
+from kb.search import SearchResult
+from portal.knowledge import KnowledgeBase
+from portal.templating import render
+
+_ALIAS_PATH = re.compile(r"^articles/([\w-]+)\.html$")
+_MAX_Q = 256
+
+
+def _kb(request: Request) -> KnowledgeBase:
+    kb: KnowledgeBase = request.app.state.kb
+    return kb
+
+
+def _int(value: str | None, default: int, low: int, high: int) -> int:
+    try:
+        number = int(value) if value is not None else default
+    except ValueError:
+        return default
+    return max(low, min(high, number))
+
+
+def _serve(path: Any, *, status_code: int = 200) -> Response:
+    name = str(path)
+    cache = "no-cache" if name.endswith((".html", ".xml")) else "public, max-age=300"
+    return FileResponse(path, status_code=status_code, headers={"Cache-Control": cache})
+
+
+def not_found(request: Request) -> Response:
+    page = _kb(request).file("404.html")
+    if page is not None:
+        return _serve(page, status_code=404)
+    return Response("Not found", status_code=404, media_type="text/plain")
+
+
+async def home(request: Request) -> Response:
+    page = _kb(request).file("index.html")
+    if page is None:
+        return Response(
+            "The knowledge base has not been built yet: run `portal build`.",
+            status_code=503,
+            media_type="text/plain",
+        )
+    return _serve(page)
+
+
+async def site_file(request: Request) -> Response:
+    rel = request.path_params["path"]
+    kb = _kb(request)
+    match = _ALIAS_PATH.match(rel)
+    if match:
+        target = kb.alias_target(match.group(1))
+        if target:
+            return RedirectResponse(f"/articles/{target}.html", status_code=301)
+    page = kb.file(rel)
+    if page is None:
+        return not_found(request)
+    return _serve(page)
+
+
+def _search(request: Request, limit: int, *, facets: bool = True) -> SearchResult:
+    q = request.query_params.get("q", "")[:_MAX_Q]
+    category = request.query_params.get("category") or None
+    page = _int(request.query_params.get("page"), 1, 1, 1000)
+    return _kb(request).searcher.search(q, limit=limit, page=page, category=category, facets=facets)
+
+
+async def search_page(request: Request) -> Response:
+    result = _search(request, limit=10)
+    manifest = _kb(request).manifest()
+    titles = {c["slug"]: c["title"] for c in manifest.get("categories", [])}
+    context = {
+        "result": result,
+        "category": request.query_params.get("category", ""),
+        "category_titles": titles,
+    }
+    return render(request, "search.html", context, block="results")
+
+
+async def search_api(request: Request) -> Response:
+    limit = _int(request.query_params.get("limit"), 10, 1, 50)
+    result = _search(request, limit=limit, facets=False)
+    return JSONResponse(result.as_json(url_prefix="/"))

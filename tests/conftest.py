@@ -1,0 +1,160 @@
+"""Shared fixtures: real builds in temp dirs, the ASGI app, a real uvicorn server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from kb.build import BuildOptions, build
+from portal.app import create_app
+from portal.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ROOT / "content"
+
+
+def write_tree(base: Path, files: dict[str, str]) -> Path:
+    """Create files (dedented) under base; returns base."""
+    for rel, text in files.items():
+        path = base / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), "utf-8")
+    return base
+
+
+def article(title: str, summary: str, body: str = "Body text.", **extra: str) -> str:
+    lines = ["---", f"title: {title}", f"summary: {summary}"]
+    lines += [f"{key}: {value}" for key, value in extra.items()]
+    lines += ["---", textwrap.dedent(body).strip(), ""]
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A tiny valid content tree with two categories."""
+    return write_tree(
+        tmp_path / "content",
+        {
+            "articles/help/_category.yaml": "title: Help\norder: 1\ndescription: Help.\n",
+            "articles/help/reset-password.md": article(
+                "Reset your password",
+                "How to reset a forgotten password.",
+                "Use the reset link.\n\n## Steps\n\nClick it. See [mail](../mail/mail-setup.md).",
+                tags="[password, login]",
+                aliases="[old-password]",
+            ),
+            "articles/mail/_category.yaml": "title: Mail\norder: 2\n",
+            "articles/mail/mail-setup.md": article(
+                "Set up your mailbox",
+                "Configure mail clients.",
+                "Use IMAP.\n\n## Outgoing mail\n\nUse port 587.",
+                tags="[mail]",
+            ),
+            "synonyms.txt": "# groups\npassword, pw, passwd\nmail, email, e-mail\n",
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default content built once for the session."""
+    out = tmp_path_factory.mktemp("demo-build")
+    build(BuildOptions(content_dir=CONTENT, out_dir=out, site_name="Test Portal"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_settings(demo_build: Path) -> Settings:
+    return Settings.from_env(
+        content_dir=CONTENT,
+        build_dir=demo_build,
+        site_name="Test Portal",
+        secret_key="test-secret",
+        allowed_hosts=("testserver", "127.0.0.1", "localhost"),
+    )
+
+
+@pytest.fixture(scope="session")
+def client(demo_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(demo_settings)) as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, url: str, process: subprocess.Popen[bytes]) -> None:
+        self.url = url
+        self.process = process
+
+
+def start_server(env_overrides: dict[str, str], *, timeout: float = 30.0) -> LiveServer:
+    port = free_port()
+    env = {**os.environ, **env_overrides, "PORTAL_PORT": str(port)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "portal.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("server exited during start-up")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return LiveServer(url, process)
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not start in time")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_build: Path) -> Iterator[LiveServer]:
+    server = start_server(
+        {
+            "PORTAL_BUILD_DIR": str(demo_build),
+            "PORTAL_CONTENT_DIR": str(CONTENT),
+            "PORTAL_SECRET_KEY": "browser-test-secret",
+        }
+    )
+    try:
+        yield server
+    finally:
+        stop_server(server)

@@ -1,0 +1,99 @@
+"""The portal over HTTP, through the ASGI app."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+
+def test_home_and_article_pages(client: TestClient) -> None:
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "How can we help?" in home.text
+    page = client.get("/articles/lost-admin-password.html")
+    assert page.status_code == 200
+    assert "<h1>" in page.text
+    assert page.headers["cache-control"] == "no-cache"
+
+
+def test_alias_redirects_permanently(client: TestClient) -> None:
+    response = client.get("/articles/password-reset.html", follow_redirects=False)
+    assert response.status_code == 301
+    assert response.headers["location"] == "/articles/lost-admin-password.html"
+
+
+def test_unknown_page_is_a_real_404(client: TestClient) -> None:
+    response = client.get("/articles/no-such-thing.html")
+    assert response.status_code == 404
+    assert "We could not find that page" in response.text
+
+
+def test_path_traversal_is_refused(client: TestClient) -> None:
+    for path in ["/..%2f..%2fetc/passwd", "/static/../../pyproject.toml", "/%2e%2e/README.md"]:
+        assert client.get(path).status_code == 404
+
+
+def test_search_page_full_and_fragment(client: TestClient) -> None:
+    full = client.get("/search", params={"q": "forgot administrator password"})
+    assert full.status_code == 200
+    assert "<html" in full.text and 'id="results"' in full.text
+    assert "lost-admin-password" in full.text
+    assert full.headers["vary"] == "HX-Request"
+    fragment = client.get(
+        "/search", params={"q": "forgot administrator password"}, headers={"HX-Request": "true"}
+    )
+    assert "<html" not in fragment.text
+    assert "lost-admin-password" in fragment.text
+    restore = client.get(
+        "/search",
+        params={"q": "password"},
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    assert "<html" in restore.text
+
+
+def test_search_page_escapes_the_query(client: TestClient) -> None:
+    response = client.get("/search", params={"q": '"><script>alert(1)</script>'})
+    assert "<script>alert(1)" not in response.text
+    assert "&lt;script&gt;" in response.text
+
+
+def test_search_page_no_results_and_suggestion(client: TestClient) -> None:
+    response = client.get("/search", params={"q": "pasword"})
+    assert "Did you mean" in response.text
+    empty = client.get("/search", params={"q": "zzzzqqqq"})
+    assert "Nothing matched" in empty.text
+
+
+def test_search_api_shape(client: TestClient) -> None:
+    data = client.get("/api/search", params={"q": "cancel my dedicated server", "limit": 3}).json()
+    assert set(data) == {"query", "total", "suggestion", "hits"}
+    assert len(data["hits"]) == 3
+    hit = data["hits"][0]
+    assert set(hit) == {"slug", "title", "url", "summary", "snippet", "category", "score"}
+    assert hit["slug"] == "server-cancellation"
+    assert hit["url"] == "/articles/server-cancellation.html"
+
+
+def test_security_headers_everywhere(client: TestClient) -> None:
+    for path in [
+        "/",
+        "/search?q=x",
+        "/api/search?q=x",
+        "/articles/nope.html",
+        "/static/css/site.css",
+    ]:
+        headers = client.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+
+
+def test_untrusted_host_header_is_refused(client: TestClient) -> None:
+    assert client.get("/", headers={"host": "evil.example"}).status_code == 400
+
+
+def test_healthz(client: TestClient) -> None:
+    data = client.get("/healthz").json()
+    assert data["status"] == "ok" and data["articles"] >= 31
