@@ -1,0 +1,243 @@
+"""Immutable model of a support policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+COVERAGE_STATUSES = ("included", "paid", "unsupported", "not_in_plan")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+ROUTINGS = ("own", "upstream")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Open from ``start`` to ``end`` minutes after local midnight (end <= 1440)."""
+
+    start: int
+    end: int
+
+    def describe(self) -> str:
+        def hhmm(minutes: int) -> str:
+            return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+        return f"{hhmm(self.start)}–{hhmm(self.end)}"
+
+
+@dataclass(frozen=True)
+class Calendar:
+    id: str
+    name: str
+    timezone: str
+    weekly: tuple[tuple[Window, ...], ...]  # Monday..Sunday
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    extra_closed: tuple[str, ...] = ()  # "MM-DD" every year or "YYYY-MM-DD"
+    holiday_hours: tuple[Window, ...] = ()  # open windows on holidays; () = closed
+
+    @property
+    def always_open(self) -> bool:
+        full = (Window(0, 1440),)
+        return all(day == full for day in self.weekly) and (
+            self.holiday_hours == full or not self.has_holidays
+        )
+
+    @property
+    def has_holidays(self) -> bool:
+        return bool(self.holiday_country or self.extra_closed)
+
+    def describe(self) -> str:
+        """Weekly hours like 'Mon–Fri 08:00–18:00'."""
+        if self.always_open:
+            return "24 hours a day, 7 days a week"
+        groups: list[tuple[int, int, tuple[Window, ...]]] = []
+        for i, windows in enumerate(self.weekly):
+            if groups and groups[-1][2] == windows and groups[-1][1] == i - 1:
+                groups[-1] = (groups[-1][0], i, windows)
+            else:
+                groups.append((i, i, windows))
+        parts = []
+        for first, last, windows in groups:
+            if not windows:
+                continue
+            days = WEEKDAY_NAMES[first] if first == last else (
+                f"{WEEKDAY_NAMES[first]}–{WEEKDAY_NAMES[last]}"
+            )
+            hours = ", ".join(
+                "24 hours" if w == Window(0, 1440) else w.describe() for w in windows
+            )
+            parts.append(f"{days} {hours}")
+        return "; ".join(parts) or "closed"
+
+
+@dataclass(frozen=True)
+class Price:
+    kind: str  # included, per_year, per_month, licence_share, hourly, quote, none
+    text: str
+    amount: Decimal | None = None
+    currency: str | None = None
+    included_servers: int | None = None
+    per_extra_server: Decimal | None = None
+    minimum_months: int | None = None
+    licence_share_percent: Decimal | None = None
+    first_year_free: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    name: str
+    description: str
+    price: Price
+    calendar: str
+    reaction: dict[str, float | None]  # priority id -> business hours (None: no target)
+    channels: tuple[str, ...] = ()
+    emergency_calendar: str | None = None
+    reaction_text: dict[str, str] = field(default_factory=dict)  # e.g. "0–1 h"
+
+
+@dataclass(frozen=True)
+class Priority:
+    id: str
+    name: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class Rate:
+    id: str
+    name: str
+    amount: Decimal
+    currency: str
+    unit_minutes: int
+    minimum_minutes: int
+    in_advance: bool = False
+    waived_when: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fee:
+    id: str
+    name: str
+    amount: Decimal
+    currency: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    name: str
+    description: str = ""
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class RequestType:
+    id: str
+    title: str
+    description: str
+    category: str
+    coverage: dict[str, str]  # plan id -> status
+    default_coverage: str | None = None  # for plans not named in coverage
+    keywords: tuple[str, ...] = ()
+    rate: str | None = None
+    fee: str | None = None
+    effort_hours: tuple[float, float] | None = None
+    details: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ()
+    default_priority: str | None = None
+    emergency: bool = False
+    roles: tuple[str, ...] = ()  # empty: any listed contact
+    routing: str = "own"
+    articles: tuple[str, ...] = ()
+    alternative: str | None = None  # article explaining what to do instead
+    note: str = ""
+    restricted_action: bool = False
+    bugfix: bool = False  # free on the releases that get free bug fixes
+    any_version: bool = False  # allowed on unsupported versions (e.g. upgrades)
+
+    def status_for(self, plan: str) -> str | None:
+        return self.coverage.get(plan, self.default_coverage)
+
+
+@dataclass(frozen=True)
+class Versions:
+    product: str
+    minimum: str | None = None
+    releases: tuple[str, ...] = ()  # known releases, oldest first
+    free_bugfix_latest: int = 0  # the latest N releases get free bug fixes
+    upgrade_advice: str = ""
+
+    @property
+    def free_bugfix_releases(self) -> tuple[str, ...]:
+        if not self.free_bugfix_latest:
+            return ()
+        return self.releases[-self.free_bugfix_latest :]
+
+
+@dataclass(frozen=True)
+class ContactRole:
+    id: str
+    name: str
+    max: int | None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Contacts:
+    roles: tuple[ContactRole, ...]
+    max_total: int | None = None
+    restricted_roles: tuple[str, ...] = ()  # roles allowed to ask for restricted actions
+    unlisted_text: str = ""
+
+    def role(self, role_id: str) -> ContactRole | None:
+        return next((r for r in self.roles if r.id == role_id), None)
+
+
+@dataclass(frozen=True)
+class Emergency:
+    definition: str
+    request_types: tuple[str, ...]
+    highest: tuple[str, ...] = ()
+    priority: str | None = None  # priority id emergencies are filed at
+    plans: tuple[str, ...] = ()  # plans with emergency handling; empty = all
+    max_rejected: int = 0  # after this many rejected claims ...
+    window_days: int = 0  # ... within this many days ...
+    ignore_days: int = 0  # ... the emergency flag is ignored this long
+    instructions: str = ""
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    timezone: str
+    currency: str
+    locale: str = "en_US"
+    channels: tuple[Channel, ...] = ()
+    support_email: str = ""
+    supervisor_email: str = ""
+    website: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    provider: Provider
+    calendars: dict[str, Calendar]
+    plans: dict[str, Plan]
+    priorities: dict[str, Priority]  # most urgent first
+    rates: dict[str, Rate]
+    fees: dict[str, Fee]
+    request_types: dict[str, RequestType]
+    categories: dict[str, str]  # request-type category id -> title
+    versions: Versions | None
+    contacts: Contacts
+    emergency: Emergency | None
+    waivers: dict[str, str]  # condition id -> description
+    priority_persists: bool = False  # tickets keep their plan's treatment after it ends
+    source: str = ""
+    digest: str = ""
+
+    def priority_rank(self, priority_id: str) -> int:
+        return list(self.priorities).index(priority_id)
