@@ -220,6 +220,11 @@ def _stems(text: str) -> list[str]:
     return [t.text for t in _ANALYZER(text)]
 
 
+def stems(text: str) -> list[str]:
+    """The stemmed, stop-word-free terms of ``text``, exactly as the index sees them."""
+    return _stems(text[:MAX_QUERY_CHARS])
+
+
 class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]
     between = " … "
 

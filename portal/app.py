@@ -16,9 +16,10 @@ from starlette.staticfiles import StaticFiles
 
 from kb import layout, search
 from kb.build import DEFAULT_STATIC
-from portal import views_kb
+from portal import views_kb, views_policy
 from portal.config import Settings
 from portal.knowledge import KnowledgeBase
+from portal.policy_store import PolicyStore
 from portal.security import AllowedHostsMiddleware, SecurityHeadersMiddleware
 from portal.templating import make_templates
 
@@ -61,6 +62,9 @@ def create_app(settings: Settings | None = None, *, build_if_missing: bool = Tru
         Route("/", views_kb.home, name="home"),
         Route("/search", views_kb.search_page, name="search"),
         Route("/api/search", views_kb.search_api, name="api_search"),
+        Route("/plans", views_policy.plans_page, name="plans"),
+        Route("/coverage", views_policy.coverage_page, name="coverage"),
+        Route("/api/triage", views_policy.triage_api, methods=["POST"], name="api_triage"),
         Route("/healthz", healthz, name="healthz"),
         Mount("/static", StaticFiles(directory=str(DEFAULT_STATIC)), name="static"),
         Route("/{path:path}", views_kb.site_file, name="site"),
@@ -72,5 +76,6 @@ def create_app(settings: Settings | None = None, *, build_if_missing: bool = Tru
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings
     app.state.kb = KnowledgeBase(settings.build_dir)
+    app.state.policy = PolicyStore(settings.policy_file)
     app.state.templates = make_templates(settings.site_name)
     return app

@@ -22,8 +22,41 @@ CONTENT_OPTION = click.option(
 )
 
 
+POLICY_OPTION = click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Policy file (default: $PORTAL_POLICY or <content>/policy.yaml).",
+)
+
+
 def _settings(**overrides: Any) -> Settings:
-    return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
+    settings = Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
+    policy_file = overrides.get("policy_file")
+    if policy_file is None and overrides.get("content_dir") is not None:
+        # --content without --policy: the policy that lives with that content
+        import os
+
+        if not os.environ.get("PORTAL_POLICY"):
+            settings = Settings.from_env(
+                **{k: v for k, v in overrides.items() if v is not None},
+                policy_file=settings.content_dir / "policy.yaml",
+            )
+    return settings
+
+
+def _policy_or_exit(settings: Settings) -> Any:
+    from portal.building import load_settings_policy
+
+    policy, problems = load_settings_policy(settings)
+    if problems or policy is None:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        if policy is None and not problems:
+            click.echo(f"no policy file at {settings.policy_file}", err=True)
+        sys.exit(1)
+    return policy
 
 
 @click.group()
@@ -43,11 +76,18 @@ def main() -> None:
 )
 @click.option("--clean", is_flag=True, help="Rebuild everything from scratch.")
 @click.option("--drafts", is_flag=True, help="Include draft articles (preview builds).")
-def build(content_dir: Path | None, build_dir: Path | None, clean: bool, drafts: bool) -> None:
+@POLICY_OPTION
+def build(
+    content_dir: Path | None,
+    build_dir: Path | None,
+    clean: bool,
+    drafts: bool,
+    policy_file: Path | None,
+) -> None:
     """Render the static site and the search index (incrementally)."""
     from portal.building import build_options
 
-    settings = _settings(content_dir=content_dir, build_dir=build_dir)
+    settings = _settings(content_dir=content_dir, build_dir=build_dir, policy_file=policy_file)
     bar: Any = None
 
     def progress(done: int, total: int) -> None:
@@ -81,19 +121,37 @@ def build(content_dir: Path | None, build_dir: Path | None, clean: bool, drafts:
     default="text",
     help="github prints GitHub Actions annotations.",
 )
-def check(content_dir: Path | None, output_format: str) -> None:
-    """Validate the content; print path:line: message per problem, exit 1 if any."""
-    settings = _settings(content_dir=content_dir)
+@POLICY_OPTION
+def check(content_dir: Path | None, output_format: str, policy_file: Path | None) -> None:
+    """Validate content and policy; print path:line: message per problem, exit 1 if any."""
+    from kb.policy.directives import resolver
+    from kb.policy.load import check_article_references
+    from portal.building import load_settings_policy
+
+    settings = _settings(content_dir=content_dir, policy_file=policy_file)
     content = content_mod.load(settings.content_dir)
-    problems = check_content(content)
+    policy, policy_problems = load_settings_policy(settings)
+    problems = [
+        p.__class__(str(settings.content_dir / p.path), p.line, p.message)
+        for p in check_content(
+            content,
+            request_types=set(policy.request_types) if policy else None,
+            directive=resolver(policy) if policy else None,
+        )
+    ]
+    problems += policy_problems
+    if policy is not None:
+        slugs = {a.slug for a in content.articles if not a.draft}
+        problems += check_article_references(policy, slugs, str(settings.policy_file))
     for problem in problems:
-        line = problem.github() if output_format == "github" else str(problem)
-        # paths are shown relative to where the command runs, as editors expect
-        click.echo(line.replace(problem.path, str(settings.content_dir / problem.path), 1))
+        click.echo(problem.github() if output_format == "github" else str(problem))
     if problems:
         click.echo(f"{len(problems)} problem(s) found.", err=True)
         sys.exit(1)
-    click.echo(f"ok: {len(content.articles)} articles, {len(content.categories)} categories")
+    summary = f"ok: {len(content.articles)} articles, {len(content.categories)} categories"
+    if policy is not None:
+        summary += f"; policy: {len(policy.plans)} plans, {len(policy.request_types)} request types"
+    click.echo(summary)
 
 
 @main.command()
@@ -108,15 +166,21 @@ def check(content_dir: Path | None, output_format: str) -> None:
     default=None,
     help="Build directory holding the index (default: $PORTAL_BUILD_DIR or ./build).",
 )
+@POLICY_OPTION
 def search(
-    query: str, content_dir: Path | None, limit: int, as_json: bool, build_dir: Path | None
+    query: str,
+    content_dir: Path | None,
+    limit: int,
+    as_json: bool,
+    build_dir: Path | None,
+    policy_file: Path | None,
 ) -> None:
     """Search the knowledge base (builds it first if needed)."""
     from kb import layout
     from kb.search import Searcher
     from portal.app import ensure_built
 
-    settings = _settings(content_dir=content_dir, build_dir=build_dir)
+    settings = _settings(content_dir=content_dir, build_dir=build_dir, policy_file=policy_file)
     ensure_built(settings)
     searcher = Searcher(lambda: layout.index_dir(settings.build_dir))
     result = searcher.search(query, limit=limit, facets=False)
@@ -134,10 +198,25 @@ def search(
 @click.option("--host", default=None, help="Address to listen on (default: $PORTAL_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default: $PORTAL_PORT).")
 @click.option("--workers", type=int, default=1, show_default=True)
-def serve(host: str | None, port: int | None, workers: int) -> None:
+@CONTENT_OPTION
+@POLICY_OPTION
+def serve(
+    host: str | None,
+    port: int | None,
+    workers: int,
+    content_dir: Path | None,
+    policy_file: Path | None,
+) -> None:
     """Serve the portal with uvicorn (builds the knowledge base first if needed)."""
+    import os
+
     import uvicorn
 
+    # the server reads its settings from the environment (also in worker processes)
+    if content_dir is not None:
+        os.environ["PORTAL_CONTENT_DIR"] = str(content_dir)
+    if policy_file is not None:
+        os.environ["PORTAL_POLICY"] = str(policy_file)
     settings = _settings()
     uvicorn.run(
         "portal.asgi:app",
@@ -147,3 +226,75 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         proxy_headers=False,
         log_level="info",
     )
+
+
+@main.command()
+@click.argument("text")
+@click.option("--plan", default=None, help="Plan id (default: the policy's first plan).")
+@click.option("--version", "product_version", default=None, help="Product version, e.g. 5.4.")
+@click.option("--role", default=None, help="Contact role of the person asking.")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="Filing time, ISO 8601 with offset (default: now), e.g. 2026-11-24T09:00+01:00.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the same JSON as POST /api/triage.")
+@CONTENT_OPTION
+@POLICY_OPTION
+@click.option(
+    "--out",
+    "build_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Build directory holding the index (default: $PORTAL_BUILD_DIR or ./build).",
+)
+def triage(
+    text: str,
+    plan: str | None,
+    product_version: str | None,
+    role: str | None,
+    at: str | None,
+    as_json: bool,
+    content_dir: Path | None,
+    policy_file: Path | None,
+    build_dir: Path | None,
+) -> None:
+    """Suggest request types for TEXT with coverage, cost, articles and response time."""
+    import datetime as dt
+
+    from kb import layout
+    from kb.search import Searcher
+    from portal.app import ensure_built
+    from portal.triage import TriageError, TriageRequest
+    from portal.triage import triage as run_triage
+
+    settings = _settings(content_dir=content_dir, build_dir=build_dir, policy_file=policy_file)
+    policy = _policy_or_exit(settings)
+    try:
+        moment = dt.datetime.fromisoformat(at) if at else None
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2026-11-24T09:00+01:00", param_hint="--at")
+    ensure_built(settings)
+    searcher = Searcher(lambda: layout.index_dir(settings.build_dir))
+    synonyms = tuple(tuple(g) for g in content_mod.load_synonyms(settings.content_dir))
+    try:
+        result = run_triage(
+            policy,
+            searcher,
+            TriageRequest(text=text, plan=plan, version=product_version, role=role, at=moment),
+            synonyms=synonyms,
+        )
+    except TriageError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    for item in result["request_types"]:
+        cov = item["coverage"]
+        click.echo(f"{item['score']:7.2f}  {item['title']} [{item['id']}]: {cov['status']}")
+        click.echo(f"         {cov['reason']}")
+    if result["first_response_due"]:
+        click.echo(f"first response due: {result['first_response_due']}")
+    for article in result["articles"]:
+        click.echo(f"article: {article['title']}  {article['url']}")

@@ -23,6 +23,11 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("PORTAL_CONTENT_DIR", "content", "Content directory (articles, synonyms, policy)."),
+    Setting(
+        "PORTAL_POLICY",
+        "<content>/policy.yaml",
+        "The support policy file (plans, coverage, rates, hours, request types).",
+    ),
     Setting("PORTAL_BUILD_DIR", "build", "Where `portal build` writes the site and index."),
     Setting(
         "PORTAL_BASE_URL",
@@ -54,6 +59,7 @@ def _env(name: str, default: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     content_dir: Path
+    policy_file: Path
     build_dir: Path
     base_url: str
     site_name: str
@@ -68,8 +74,10 @@ class Settings:
         base_url = _env("PORTAL_BASE_URL", "http://127.0.0.1:8000/")
         if not base_url.endswith("/"):
             base_url += "/"
+        content_dir = Path(str(overrides.get("content_dir") or _env("PORTAL_CONTENT_DIR", "content")))
         values: dict[str, object] = {
-            "content_dir": Path(_env("PORTAL_CONTENT_DIR", "content")),
+            "content_dir": content_dir,
+            "policy_file": Path(_env("PORTAL_POLICY", str(content_dir / "policy.yaml"))),
             "build_dir": Path(_env("PORTAL_BUILD_DIR", "build")),
             "base_url": base_url,
             "site_name": _env("PORTAL_SITE_NAME", "Harbor Hosting Support"),

@@ -237,7 +237,7 @@ def coverage(policy: Policy, request_type: str, facts: Facts) -> Coverage:
         est = estimate(policy, rt)
         reason = f"Billable work: {est.text}." if est else "Billable work."
         if est and est.waivers:
-            reason += " No charge if " + "; or if ".join(w.rstrip(".").lower() for w in est.waivers) + "."
+            reason += " No charge if " + ", or if ".join(w.rstrip(".") for w in est.waivers) + "."
         return Coverage("paid", reason, rule, articles, estimate=est, version=version)
     if status == "not_in_plan":
         covering = tuple(

@@ -221,7 +221,7 @@ class Provider:
     website: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: derived indexes are cached per policy
 class Policy:
     provider: Provider
     calendars: dict[str, Calendar]

@@ -1,0 +1,118 @@
+"""Pages and API generated from the policy: /plans, /coverage, POST /api/triage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from kb.content import load_synonyms
+from kb.policy import Policy
+from kb.policy.calendar import describe_holidays
+from kb.policy.directives import STATUS_LABELS
+from kb.policy.engine import describe_rate, money
+from portal.policy_store import PolicyStore
+from portal.templating import render
+from portal.triage import TriageError, TriageRequest, triage
+
+MAX_BODY = 16 * 1024
+
+
+def current_policy(request: Request) -> Policy | None:
+    store: PolicyStore = request.app.state.policy
+    return store.get()
+
+
+def _no_policy(request: Request) -> Response:
+    return render(
+        request,
+        "message.html",
+        {"title": "No support policy", "message": "This portal has no support policy file."},
+        status_code=503,
+    )
+
+
+async def plans_page(request: Request) -> Response:
+    policy = current_policy(request)
+    if policy is None:
+        return _no_policy(request)
+    calendars = {
+        plan.id: (
+            policy.calendars[plan.calendar],
+            describe_holidays(policy.calendars[plan.calendar]),
+            policy.calendars[plan.emergency_calendar] if plan.emergency_calendar else None,
+        )
+        for plan in policy.plans.values()
+    }
+    context = {
+        "policy": policy,
+        "calendars": calendars,
+        "rate_texts": {r.id: describe_rate(policy, r) for r in policy.rates.values()},
+        "fee_texts": {f.id: money(policy, f.amount, f.currency) for f in policy.fees.values()},
+    }
+    return render(request, "plans.html", context)
+
+
+async def coverage_page(request: Request) -> Response:
+    policy = current_policy(request)
+    if policy is None:
+        return _no_policy(request)
+    groups = []
+    for category_id, title in (policy.categories or {"": "Requests"}).items():
+        types = [t for t in policy.request_types.values() if t.category == category_id]
+        if types:
+            groups.append((title, types))
+    kb = request.app.state.kb
+    return render(
+        request,
+        "coverage.html",
+        {"policy": policy, "groups": groups, "labels": STATUS_LABELS, "kb": kb},
+    )
+
+
+def _field(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise TriageError(f"'{key}' must be a string")
+    return value
+
+
+async def triage_api(request: Request) -> Response:
+    policy = current_policy(request)
+    if policy is None:
+        return JSONResponse({"error": "no support policy is configured"}, status_code=503)
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return JSONResponse({"error": "request body too large"}, status_code=413)
+    try:
+        data = json.loads(body or b"{}")
+        if not isinstance(data, dict):
+            raise TriageError("the body must be a JSON object")
+        text = _field(data, "text") or ""
+        at_text = _field(data, "at")
+        at = dt.datetime.fromisoformat(at_text) if at_text else None
+        result = triage(
+            policy,
+            request.app.state.kb.searcher,
+            TriageRequest(
+                text=text[:2000],
+                plan=_field(data, "plan"),
+                version=_field(data, "version"),
+                role=_field(data, "role"),
+                at=at,
+            ),
+            synonyms=_synonyms(request),
+        )
+    except (ValueError, TriageError) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+    return JSONResponse(result)
+
+
+def _synonyms(request: Request) -> tuple[tuple[str, ...], ...]:
+    settings = request.app.state.settings
+    return tuple(tuple(g) for g in load_synonyms(settings.content_dir))
