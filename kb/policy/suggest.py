@@ -16,6 +16,12 @@ from kb.policy.model import Policy, RequestType
 from kb.search import stems
 
 FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.5, "description": 1.0}
+# words customers add to any request; they say nothing about which kind it is
+_FILLER_WORDS = (
+    "i im me my mine our ours we please help need want would like can could get got "
+    "do does did how what why there here just some"
+)
+FILLER = frozenset(s for word in _FILLER_WORDS.split() for s in stems(word))
 PHRASE_BONUS = 2.0
 
 
@@ -87,7 +93,7 @@ def suggest(
 ) -> list[Suggestion]:
     """The request types that best match ``text``, best first (only those that match)."""
     index = _index(policy, synonyms)
-    query = stems(text)
+    query = [q for q in stems(text) if q not in FILLER]
     if not query:
         return []
     n = len(index.fields)
