@@ -17,7 +17,7 @@ import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from html import escape
+from html import escape, unescape
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -170,6 +170,17 @@ def _article_target(href: str) -> tuple[str, str] | None:
     return slug, parts.fragment
 
 
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _directive_text(directive: DirectiveResolver | None, ref: str) -> str:
+    """What a directive says, as plain text for the search index."""
+    result = directive(ref.strip()) if directive else None
+    if result is None:
+        return ""
+    return unescape(_TAG.sub(" ", result[0]))
+
+
 def render_markdown(
     body: str,
     *,
@@ -196,6 +207,8 @@ def render_markdown(
                 rendered.headings.append(str(anchor))
         elif token.type in ("fence", "code_block"):
             text_parts.append(token.content)
+        elif token.type == "policy_block":
+            text_parts.append(_directive_text(directive, token.content) + "\n")
         elif token.type == "inline" and token.children:
             line_in_block = 0
             for child in token.children:
@@ -222,6 +235,7 @@ def render_markdown(
                     child.attrSet("loading", "lazy")
                 elif child.type == "policy_ref":
                     child.meta["line"] = block_line + line_in_block
+                    text_parts.append(_directive_text(directive, child.content))
             text_parts.append("\n")
     rendered.html = _MD.renderer.render(tokens, _MD.options, env)
     rendered.text = re.sub(r"[ \t]+", " ", "".join(text_parts)).strip()

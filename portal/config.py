@@ -30,6 +30,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("PORTAL_BUILD_DIR", "build", "Where `portal build` writes the site and index."),
     Setting(
+        "PORTAL_DATABASE_URL",
+        "sqlite:///var/portal.db",
+        "SQLAlchemy URL; `postgresql+psycopg://user@host/db` works unchanged.",
+    ),
+    Setting("PORTAL_UPLOAD_DIR", "var/uploads", "Where uploaded screenshots are stored."),
+    Setting("PORTAL_MAX_UPLOAD_MB", "5", "Largest accepted upload, in megabytes."),
+    Setting(
         "PORTAL_BASE_URL",
         "http://127.0.0.1:8000/",
         "Public URL of the portal; used for links in the sitemap and emails.",
@@ -61,6 +68,9 @@ class Settings:
     content_dir: Path
     policy_file: Path
     build_dir: Path
+    database_url: str
+    upload_dir: Path
+    max_upload_bytes: int
     base_url: str
     site_name: str
     secret_key: str = field(repr=False)
@@ -79,6 +89,9 @@ class Settings:
             "content_dir": content_dir,
             "policy_file": Path(_env("PORTAL_POLICY", str(content_dir / "policy.yaml"))),
             "build_dir": Path(_env("PORTAL_BUILD_DIR", "build")),
+            "database_url": _env("PORTAL_DATABASE_URL", "sqlite:///var/portal.db"),
+            "upload_dir": Path(_env("PORTAL_UPLOAD_DIR", "var/uploads")),
+            "max_upload_bytes": int(float(_env("PORTAL_MAX_UPLOAD_MB", "5")) * 1024 * 1024),
             "base_url": base_url,
             "site_name": _env("PORTAL_SITE_NAME", "Harbor Hosting Support"),
             "secret_key": _env("PORTAL_SECRET_KEY", "") or secrets.token_urlsafe(32),

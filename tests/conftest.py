@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from kb.build import BuildOptions, build
+from kb.build import build
 from portal.app import create_app
+from portal.building import build_options
 from portal.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +70,10 @@ def tree(tmp_path: Path) -> Path:
 def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default content built once for the session."""
     out = tmp_path_factory.mktemp("demo-build")
-    build(BuildOptions(content_dir=CONTENT, out_dir=out, site_name="Test Portal"))
+    settings = Settings.from_env(
+        content_dir=CONTENT, policy_file=CONTENT / "policy.yaml", build_dir=out
+    )
+    build(build_options(settings))
     return out
 
 
@@ -77,6 +81,7 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def demo_settings(demo_build: Path) -> Settings:
     return Settings.from_env(
         content_dir=CONTENT,
+        policy_file=CONTENT / "policy.yaml",
         build_dir=demo_build,
         site_name="Test Portal",
         secret_key="test-secret",

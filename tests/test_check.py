@@ -8,6 +8,8 @@ from click.testing import CliRunner
 
 from kb import content
 from kb.check import check_content
+from kb.policy import load_policy
+from kb.policy.directives import resolver
 from portal.cli import main
 from tests.conftest import CONTENT, article, write_tree
 
@@ -21,7 +23,12 @@ def test_valid_tree_has_no_problems(tree: Path) -> None:
 
 
 def test_default_content_is_valid() -> None:
-    assert problems_of(CONTENT) == []
+    policy, policy_problems = load_policy(CONTENT / "policy.yaml")
+    assert policy is not None and policy_problems == []
+    found = problems_of(
+        CONTENT, request_types=set(policy.request_types), directive=resolver(policy)
+    )
+    assert found == []
 
 
 def test_duplicate_slugs_and_aliases(tree: Path) -> None:
