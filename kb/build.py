@@ -473,6 +473,8 @@ def build(options: BuildOptions) -> BuildReport:
         if previous is not None:
             _hardlink_tree(previous / layout.SITE, site)
             _hardlink_tree(previous / layout.INDEX, index_path)
+            if (previous / layout.FRAGMENTS).is_dir():
+                _hardlink_tree(previous / layout.FRAGMENTS, generation / layout.FRAGMENTS)
         site.mkdir(parents=True, exist_ok=True)
         try:
             _build_into(options, state, content, site, index_path, previous, report)
@@ -554,14 +556,19 @@ def _build_into(
         )
         page_changed = writer.needs(article_path(a.slug), page_fp[a.slug])
         doc_changed = state.index_digests.get(a.slug) != doc_digest[a.slug] or previous is None
-        if page_changed or doc_changed:
+        fragment_missing = not (site.parent / layout.FRAGMENTS / f"{a.slug}.html").exists()
+        if page_changed or doc_changed or fragment_missing:
             to_render.append(a)
     jobs = [(a.slug, _body(options, a), a.body_line, slugs, options.directive) for a in to_render]
     rendered = _render_many(jobs, options.procs)
     report.rendered = len(rendered)
 
-    # article pages
+    # article pages, and their bodies as fragments for the portal to embed
     template = env.get_template("site/article.html")
+    fragments = site.parent / layout.FRAGMENTS
+    fragments.mkdir(exist_ok=True)
+    for stale in set(p.stem for p in fragments.glob("*.html")) - slugs:
+        (fragments / f"{stale}.html").unlink()
     total = len(to_render)
     for done, a in enumerate(to_render, start=1):
         path = article_path(a.slug)
@@ -577,6 +584,7 @@ def _build_into(
                     canonical=options.base_url + path,
                 ),
             )
+        _write_fragment(fragments / f"{a.slug}.html", rendered[a.slug].html)
         if options.progress and total > 500 and (done % 200 == 0 or done == total):
             options.progress(done, total)
 
@@ -613,6 +621,16 @@ def _build_into(
     writer.remove_stale()
     state.fingerprints = writer.new
     _write_json(site.parent / layout.MANIFEST, _manifest(content, published, related))
+
+
+_RELATIVE_ARTICLE = re.compile(r'href="([a-z0-9][\w-]*\.html(?:#[^"]*)?)"')
+
+
+def _write_fragment(path: Path, html: str) -> None:
+    """An article body for embedding in portal pages: article links made site-absolute."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(_RELATIVE_ARTICLE.sub(r'href="/articles/\1"', html), "utf-8")
+    os.replace(tmp, path)
 
 
 def _write_listings(

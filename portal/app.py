@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import anyio
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,10 +19,13 @@ from kb import layout, search
 from kb.build import DEFAULT_STATIC
 from portal import views_kb, views_policy
 from portal.config import Settings
+from portal.db.engine import Database
 from portal.knowledge import KnowledgeBase
 from portal.policy_store import PolicyStore
 from portal.security import AllowedHostsMiddleware, SecurityHeadersMiddleware
-from portal.templating import make_templates
+from portal.sessions import SessionMiddleware
+from portal.templating import make_templates, render
+from portal.wizard import views as wizard
 
 log = logging.getLogger("portal")
 
@@ -49,14 +53,40 @@ async def healthz(request: Request) -> Response:
     )
 
 
+ERROR_TITLES = {
+    400: "We could not read that",
+    403: "That did not work",
+    404: "Not found",
+    405: "Not allowed",
+    413: "Too large",
+    503: "Temporarily unavailable",
+}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and request.method == "GET":
+        return views_kb.not_found(request)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    return render(
+        request,
+        "message.html",
+        {"title": ERROR_TITLES.get(exc.status_code, "Something went wrong"), "message": exc.detail},
+        status_code=exc.status_code,
+    )
+
+
 def create_app(settings: Settings | None = None, *, build_if_missing: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(app.state.db.upgrade)
         if build_if_missing:
             await anyio.to_thread.run_sync(ensure_built, settings)
         yield
+        app.state.db.dispose()
 
     routes = [
         Route("/", views_kb.home, name="home"),
@@ -65,6 +95,16 @@ def create_app(settings: Settings | None = None, *, build_if_missing: bool = Tru
         Route("/plans", views_policy.plans_page, name="plans"),
         Route("/coverage", views_policy.coverage_page, name="coverage"),
         Route("/api/triage", views_policy.triage_api, methods=["POST"], name="api_triage"),
+        Route("/request", wizard.describe, methods=["GET", "POST"], name="request"),
+        Route("/request/suggest", wizard.suggest_fragment, methods=["POST"], name="suggest"),
+        Route("/request/solved", wizard.solved, methods=["POST"], name="solved"),
+        Route("/request/restart", wizard.restart, methods=["POST"], name="restart"),
+        Route("/request/choose", wizard.choose, methods=["GET", "POST"], name="choose"),
+        Route(
+            "/request/coverage", wizard.coverage_step, methods=["GET", "POST"], name="coverage_step"
+        ),
+        Route("/request/details", wizard.details, methods=["GET", "POST"], name="details"),
+        Route("/request/review", wizard.review, methods=["GET", "POST"], name="review"),
         Route("/healthz", healthz, name="healthz"),
         Mount("/static", StaticFiles(directory=str(DEFAULT_STATIC)), name="static"),
         Route("/{path:path}", views_kb.site_file, name="site"),
@@ -72,8 +112,15 @@ def create_app(settings: Settings | None = None, *, build_if_missing: bool = Tru
     middleware = [
         Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts),
         Middleware(SecurityHeadersMiddleware, https=settings.https),
+        Middleware(SessionMiddleware, secret_key=settings.secret_key, https=settings.https),
     ]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+    )
+    app.state.db = Database(settings.database_url)
     app.state.settings = settings
     app.state.kb = KnowledgeBase(settings.build_dir)
     app.state.policy = PolicyStore(settings.policy_file)

@@ -273,8 +273,10 @@ def triage(
     policy = _policy_or_exit(settings)
     try:
         moment = dt.datetime.fromisoformat(at) if at else None
-    except ValueError:
-        raise click.BadParameter("use ISO 8601, e.g. 2026-11-24T09:00+01:00", param_hint="--at")
+    except ValueError as exc:
+        raise click.BadParameter(
+            "use ISO 8601, e.g. 2026-11-24T09:00+01:00", param_hint="--at"
+        ) from exc
     ensure_built(settings)
     searcher = Searcher(lambda: layout.index_dir(settings.build_dir))
     synonyms = tuple(tuple(g) for g in content_mod.load_synonyms(settings.content_dir))

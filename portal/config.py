@@ -84,7 +84,9 @@ class Settings:
         base_url = _env("PORTAL_BASE_URL", "http://127.0.0.1:8000/")
         if not base_url.endswith("/"):
             base_url += "/"
-        content_dir = Path(str(overrides.get("content_dir") or _env("PORTAL_CONTENT_DIR", "content")))
+        content_dir = Path(
+            str(overrides.get("content_dir") or _env("PORTAL_CONTENT_DIR", "content"))
+        )
         values: dict[str, object] = {
             "content_dir": content_dir,
             "policy_file": Path(_env("PORTAL_POLICY", str(content_dir / "policy.yaml"))),

@@ -53,6 +53,16 @@ class KnowledgeBase:
         target = self.manifest().get("aliases", {}).get(slug)
         return str(target) if target else None
 
+    def fragment(self, slug: str) -> str | None:
+        """The rendered body of an article, for embedding (already safe HTML)."""
+        gen = self.generation()
+        if gen is None or self.article(slug) is None:
+            return None
+        try:
+            return (gen / layout.FRAGMENTS / f"{slug}.html").read_text("utf-8")
+        except OSError:
+            return None
+
     def file(self, rel: str) -> Path | None:
         """A file of the current site, or None; never anything outside the site."""
         site = self.site_dir()

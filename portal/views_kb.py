@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from kb.search import SearchResult
 from portal.knowledge import KnowledgeBase
-from portal.templating import render
+from portal import analytics
+from portal.templating import is_htmx, render
 
 _ALIAS_PATH = re.compile(r"^articles/([\w-]+)\.html$")
 _MAX_Q = 256
@@ -74,8 +76,19 @@ def _search(request: Request, limit: int, *, facets: bool = True) -> SearchResul
     return _kb(request).searcher.search(q, limit=limit, page=page, category=category, facets=facets)
 
 
+async def _record_failed(request: Request, result: SearchResult) -> None:
+    """Searches that found nothing tell editors what to write next (scrubbed)."""
+    if result.total == 0 and len(result.query) >= 3:
+        db = request.app.state.db
+        await run_in_threadpool(
+            analytics.record, db, "search_no_results", analytics.scrub(result.query)
+        )
+
+
 async def search_page(request: Request) -> Response:
     result = _search(request, limit=10)
+    if not is_htmx(request):  # typing produces partial words; count settled searches
+        await _record_failed(request, result)
     manifest = _kb(request).manifest()
     titles = {c["slug"]: c["title"] for c in manifest.get("categories", [])}
     context = {
@@ -89,4 +102,5 @@ async def search_page(request: Request) -> Response:
 async def search_api(request: Request) -> Response:
     limit = _int(request.query_params.get("limit"), 10, 1, 50)
     result = _search(request, limit=limit, facets=False)
+    await _record_failed(request, result)
     return JSONResponse(result.as_json(url_prefix="/"))

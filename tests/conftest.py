@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -78,8 +79,11 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_settings(demo_build: Path) -> Settings:
+def demo_settings(demo_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    var = tmp_path_factory.mktemp("var")
     return Settings.from_env(
+        database_url=f"sqlite:///{var}/portal.db",
+        upload_dir=var / "uploads",
         content_dir=CONTENT,
         policy_file=CONTENT / "policy.yaml",
         build_dir=demo_build,
@@ -90,8 +94,20 @@ def demo_settings(demo_build: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def client(demo_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(demo_settings)) as c:
+def app(demo_settings: Settings) -> Any:
+    return create_app(demo_settings)
+
+
+@pytest.fixture(scope="session")
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def browser_client(app: Any) -> Iterator[TestClient]:
+    """A client with its own cookies: a new customer."""
+    with TestClient(app) as c:
         yield c
 
 
@@ -151,9 +167,12 @@ def stop_server(server: LiveServer) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(demo_build: Path) -> Iterator[LiveServer]:
+def live_server(demo_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    var = tmp_path_factory.mktemp("live-var")
     server = start_server(
         {
+            "PORTAL_DATABASE_URL": f"sqlite:///{var}/portal.db",
+            "PORTAL_UPLOAD_DIR": str(var / "uploads"),
             "PORTAL_BUILD_DIR": str(demo_build),
             "PORTAL_CONTENT_DIR": str(CONTENT),
             "PORTAL_SECRET_KEY": "browser-test-secret",

@@ -57,29 +57,29 @@ def _hours(value: float | None) -> str:
 
 def _plans_table(policy: Policy) -> str:
     prios = list(policy.priorities.values())
-    head = "".join(f"<th scope=\"col\">{escape(p.name)}</th>" for p in prios)
+    head = "".join(f'<th scope="col">{escape(p.name)}</th>' for p in prios)
     rows = []
     for plan in policy.plans.values():
         calendar = policy.calendars[plan.calendar]
         hours = calendar.describe()
         if plan.emergency_calendar:
             hours += f"; emergencies: {policy.calendars[plan.emergency_calendar].describe()}"
-        channels = ", ".join(
-            c.name for c in policy.provider.channels if c.id in plan.channels
-        ) or "—"
+        channels = (
+            ", ".join(c.name for c in policy.provider.channels if c.id in plan.channels) or "—"
+        )
         reactions = "".join(
             f"<td>{escape(plan.reaction_text.get(p.id) or _hours(plan.reaction.get(p.id)))}</td>"
             for p in prios
         )
         rows.append(
-            f"<tr><th scope=\"row\">{escape(plan.name)}</th><td>{escape(plan.price.text)}</td>"
+            f'<tr><th scope="row">{escape(plan.name)}</th><td>{escape(plan.price.text)}</td>'
             f"<td>{escape(hours)}</td><td>{escape(channels)}</td>{reactions}</tr>"
         )
     return (
         '<div class="table-scroll"><table class="policy-table"><caption>Support plans and '
-        "first-response targets (support hours only)</caption><thead><tr><th scope=\"col\">Plan"
-        "</th><th scope=\"col\">Price</th><th scope=\"col\">Support hours</th>"
-        f"<th scope=\"col\">Channels</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+        'first-response targets (support hours only)</caption><thead><tr><th scope="col">Plan'
+        '</th><th scope="col">Price</th><th scope="col">Support hours</th>'
+        f'<th scope="col">Channels</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
         "</table></div>\n"
     )
 
@@ -116,8 +116,10 @@ def _list(items: list[str]) -> str:
 
 
 def _join(items: list[str], last: str = "and") -> str:
-    return ", ".join(items[:-1]) + (f" {last} " if len(items) > 1 else "") + (
-        items[-1] if items else ""
+    return (
+        ", ".join(items[:-1])
+        + (f" {last} " if len(items) > 1 else "")
+        + (items[-1] if items else "")
     )
 
 
@@ -133,7 +135,7 @@ def resolver(policy: Policy) -> Callable[[str], tuple[str, bool] | None]:
     return resolve
 
 
-def _resolve(policy: Policy, ref: str) -> tuple[str, bool] | None:  # noqa: PLR0911
+def _resolve(policy: Policy, ref: str) -> tuple[str, bool] | None:
     parts = ref.split(".")
     head = parts[0]
     if ref == "plans":
@@ -151,16 +153,23 @@ def _resolve(policy: Policy, ref: str) -> tuple[str, bool] | None:  # noqa: PLR0
             True,
         )
     if ref == "unsupported":
-        items = [t.title for t in policy.request_types.values() if t.default_coverage == "unsupported"]
+        items = [
+            t.title for t in policy.request_types.values() if t.default_coverage == "unsupported"
+        ]
         return _list(items), True
     if ref == "paid":
         items = [
-            t.title for t in policy.request_types.values()
+            t.title
+            for t in policy.request_types.values()
             if "paid" in (*t.coverage.values(), t.default_coverage)
         ]
         return _list(items), True
     if ref == "contacts":
-        roles = [f"{r.max} {r.name.lower()}{'' if r.max == 1 else 's'}" for r in policy.contacts.roles if r.max]
+        roles = [
+            f"{r.max} {r.name.lower()}{'' if r.max == 1 else 's'}"
+            for r in policy.contacts.roles
+            if r.max
+        ]
         total = policy.contacts.max_total
         text = (f"up to {total} contacts: " if total else "") + _join(roles)
         return _inline(text)

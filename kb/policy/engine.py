@@ -113,7 +113,8 @@ def charge(rate: Rate, minutes: float) -> Decimal:
 
 
 def describe_rate(policy: Policy, rate: Rate) -> str:
-    text = f"{money(policy, rate.amount, rate.currency)} per hour, billed in {rate.unit_minutes}-minute units"
+    amount = money(policy, rate.amount, rate.currency)
+    text = f"{amount} per hour, billed in {rate.unit_minutes}-minute units"
     if rate.minimum_minutes:
         text += f", minimum {rate.minimum_minutes} minutes"
     if rate.in_advance:
@@ -140,7 +141,8 @@ def estimate(policy: Policy, request_type: RequestType) -> Estimate | None:
     if request_type.effort_hours is None:
         text = f"{describe_rate(policy, rate)}; the total depends on the time the work takes"
     elif low == high:
-        text = f"about {money(policy, low, rate.currency)} ({lo_min} minutes at {describe_rate(policy, rate)})"
+        terms = describe_rate(policy, rate)
+        text = f"about {money(policy, low, rate.currency)} ({lo_min} minutes at {terms})"
     else:
         text = (
             f"{money(policy, low, rate.currency)}–{money(policy, high, rate.currency)} "
@@ -247,7 +249,12 @@ def coverage(policy: Policy, request_type: str, facts: Facts) -> Coverage:
         if covering:
             reason += f" It is available with the {_names(policy, covering)} plan."
         return Coverage(
-            "not_in_plan", reason, rule, articles, plans_covering=covering, version=version,
+            "not_in_plan",
+            reason,
+            rule,
+            articles,
+            plans_covering=covering,
+            version=version,
             alternative=rt.alternative,
         )
     reason = "We do not offer this service under any plan."
@@ -269,8 +276,10 @@ class Due:
         if self.at is None or self.hours is None:
             return "No guaranteed response time on this plan."
         unit = "hour" if self.hours == 1 else "hours"
-        hours = f"{self.hours:g} {unit}" if self.calendar.always_open else (
-            f"{self.hours:g} business {unit}"
+        hours = (
+            f"{self.hours:g} {unit}"
+            if self.calendar.always_open
+            else (f"{self.hours:g} business {unit}")
         )
         return f"{hours}; support hours are {self.calendar.describe()} ({self.calendar.timezone})"
 
@@ -384,7 +393,11 @@ def role_allowed(policy: Policy, request_type: str, role: str | None) -> bool:
 
 
 def plan_on(
-    policy: Policy, plan_id: str, plan_ends: dt.date | None, moment: dt.datetime, fallback: str | None
+    policy: Policy,
+    plan_id: str,
+    plan_ends: dt.date | None,
+    moment: dt.datetime,
+    fallback: str | None,
 ) -> str:
     """The plan in force at ``moment`` for an account whose plan ends on ``plan_ends``."""
     if plan_ends is None or moment.date() <= plan_ends:

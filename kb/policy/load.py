@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import re
 import zoneinfo
 from collections.abc import Callable
@@ -114,7 +116,9 @@ class _Reader:
             return ()
         return tuple(str(v) for v in value)
 
-    def money(self, data: dict[str, Any], path: PathKey, key: str, *, required: bool = False) -> Decimal | None:
+    def money(
+        self, data: dict[str, Any], path: PathKey, key: str, *, required: bool = False
+    ) -> Decimal | None:
         value = self.get(data, path, key, (int, float, str), None, required=required)
         if value is None:
             return None
@@ -130,7 +134,9 @@ class _Reader:
     def keys(self, data: dict[str, Any], path: PathKey, allowed: set[str]) -> None:
         for key in data:
             if key not in allowed:
-                self.problem((*path, str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                self.problem(
+                    (*path, str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})"
+                )
 
     def mapping(self, data: Any, path: PathKey) -> dict[str, Any]:
         if data is None:
@@ -207,7 +213,7 @@ def parse_windows(spec: Any, report: Callable[[str], None]) -> tuple[Window, ...
             continue
         windows.append(Window(start, end))
     windows.sort(key=lambda w: w.start)
-    for a, b in zip(windows, windows[1:], strict=False):
+    for a, b in itertools.pairwise(windows):
         if b.start < a.end:
             report(f"overlapping hours {a.describe()} and {b.describe()}")
     return tuple(windows)
@@ -241,9 +247,12 @@ def _calendar(r: _Reader, path: PathKey, cid: str, data: dict[str, Any], tz: str
             span = _day_range(str(key))
             key_path = (*path, "hours", str(key))
             if span is None:
-                r.problem(key_path, "day must be mon..sun, a range like mon-fri, daily, weekdays or weekends")
+                r.problem(
+                    key_path,
+                    "day must be mon..sun, a range like mon-fri, daily, weekdays or weekends",
+                )
                 continue
-            windows = parse_windows(spec, lambda m, p=key_path: r.problem(p, m))
+            windows = parse_windows(spec, functools.partial(r.problem, key_path))
             for day in range(span[0], span[1] + 1):
                 if weekly[day] is not None:
                     r.problem(key_path, f"overlapping hours: {WEEKDAYS[day]} is given twice")
@@ -305,7 +314,7 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
     """Parse policy YAML text. Returns (policy or None, problems)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - safe loader
+        raw = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -318,14 +327,38 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
     if not data:
         return None, [Problem(source, 1, "the policy file is empty or not a mapping")]
     top = {
-        "provider", "calendars", "priorities", "plans", "rates", "fees", "waivers", "versions",
-        "contacts", "emergency", "priority_persists", "request_type_categories", "request_types",
+        "provider",
+        "calendars",
+        "priorities",
+        "plans",
+        "rates",
+        "fees",
+        "waivers",
+        "versions",
+        "contacts",
+        "emergency",
+        "priority_persists",
+        "request_type_categories",
+        "request_types",
     }
     r.keys(data, (), top)
 
     # provider
     p = r.mapping(data.get("provider"), ("provider",))
-    r.keys(p, ("provider",), {"name", "timezone", "currency", "locale", "channels", "support_email", "supervisor_email", "website"})
+    r.keys(
+        p,
+        ("provider",),
+        {
+            "name",
+            "timezone",
+            "currency",
+            "locale",
+            "channels",
+            "support_email",
+            "supervisor_email",
+            "website",
+        },
+    )
     tz = r.text(p, ("provider",), "timezone", required=True) or "UTC"
     try:
         zoneinfo.ZoneInfo(tz)
@@ -380,7 +413,21 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
     # plans
     plans: dict[str, Plan] = {}
     for path, item in r.items(data.get("plans"), ("plans",)):
-        r.keys(item, path, {"id", "name", "description", "price", "calendar", "emergency_calendar", "reaction", "reaction_text", "channels"})
+        r.keys(
+            item,
+            path,
+            {
+                "id",
+                "name",
+                "description",
+                "price",
+                "calendar",
+                "emergency_calendar",
+                "reaction",
+                "reaction_text",
+                "channels",
+            },
+        )
         calendar = r.text(item, path, "calendar", required=True)
         if calendar and calendar not in calendars:
             r.problem((*path, "calendar"), f"unknown calendar '{calendar}'")
@@ -406,19 +453,39 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
                 r.problem((*path, "channels"), f"unknown channel '{ch}'")
         price_data = r.mapping(item.get("price"), (*path, "price"))
         ppath = (*path, "price")
-        r.keys(price_data, ppath, {"kind", "text", "amount", "currency", "included_servers", "per_extra_server", "minimum_months", "licence_share_percent", "first_year_free"})
+        r.keys(
+            price_data,
+            ppath,
+            {
+                "kind",
+                "text",
+                "amount",
+                "currency",
+                "included_servers",
+                "per_extra_server",
+                "minimum_months",
+                "licence_share_percent",
+                "first_year_free",
+            },
+        )
         kind = r.text(price_data, ppath, "kind", required=True) or "none"
         if kind not in PRICE_KINDS:
-            r.problem((*ppath, "kind"), f"unknown price kind '{kind}' (one of {', '.join(PRICE_KINDS)})")
+            r.problem(
+                (*ppath, "kind"), f"unknown price kind '{kind}' (one of {', '.join(PRICE_KINDS)})"
+            )
         price = Price(
             kind=kind,
             text=r.text(price_data, ppath, "text", required=True),
-            amount=r.money(price_data, ppath, "amount", required=kind in ("per_year", "per_month", "hourly")),
+            amount=r.money(
+                price_data, ppath, "amount", required=kind in ("per_year", "per_month", "hourly")
+            ),
             currency=r.text(price_data, ppath, "currency") or currency,
             included_servers=r.get(price_data, ppath, "included_servers", int),
             per_extra_server=r.money(price_data, ppath, "per_extra_server"),
             minimum_months=r.get(price_data, ppath, "minimum_months", int),
-            licence_share_percent=r.money(price_data, ppath, "licence_share_percent", required=kind == "licence_share"),
+            licence_share_percent=r.money(
+                price_data, ppath, "licence_share_percent", required=kind == "licence_share"
+            ),
             first_year_free=bool(r.get(price_data, ppath, "first_year_free", bool, False)),
         )
         plans[item["id"]] = Plan(
@@ -436,10 +503,26 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         r.problem(("plans",), "define at least one plan")
 
     # waivers, rates, fees
-    waivers = {str(k): " ".join(str(v).split()) for k, v in r.mapping(data.get("waivers"), ("waivers",)).items()}
+    waivers = {
+        str(k): " ".join(str(v).split())
+        for k, v in r.mapping(data.get("waivers"), ("waivers",)).items()
+    }
     rates: dict[str, Rate] = {}
     for path, item in r.items(data.get("rates"), ("rates",)):
-        r.keys(item, path, {"id", "name", "amount", "currency", "unit_minutes", "minimum_minutes", "in_advance", "waived_when"})
+        r.keys(
+            item,
+            path,
+            {
+                "id",
+                "name",
+                "amount",
+                "currency",
+                "unit_minutes",
+                "minimum_minutes",
+                "in_advance",
+                "waived_when",
+            },
+        )
         unit = r.get(item, path, "unit_minutes", int, 60)
         minimum = r.get(item, path, "minimum_minutes", int, 0)
         if unit <= 0:
@@ -448,7 +531,10 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         waived = r.strings(item, path, "waived_when")
         for w in waived:
             if w not in waivers:
-                r.problem((*path, "waived_when"), f"unknown waiver condition '{w}' (define it under waivers)")
+                r.problem(
+                    (*path, "waived_when"),
+                    f"unknown waiver condition '{w}' (define it under waivers)",
+                )
         rates[item["id"]] = Rate(
             id=item["id"],
             name=r.text(item, path, "name") or item["id"],
@@ -474,7 +560,11 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
     versions = None
     v = r.mapping(data.get("versions"), ("versions",))
     if v:
-        r.keys(v, ("versions",), {"product", "minimum", "releases", "free_bugfix_latest", "upgrade_advice"})
+        r.keys(
+            v,
+            ("versions",),
+            {"product", "minimum", "releases", "free_bugfix_latest", "upgrade_advice"},
+        )
         versions = Versions(
             product=r.text(v, ("versions",), "product", required=True),
             minimum=str(v["minimum"]) if v.get("minimum") is not None else None,
@@ -488,7 +578,9 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
             if parse_version(rel) is None:
                 r.problem(("versions",), f"'{rel}' is not a version like 5.2 or 2.4.1")
         if versions.free_bugfix_latest > len(versions.releases):
-            r.problem(("versions", "free_bugfix_latest"), "is larger than the number of releases listed")
+            r.problem(
+                ("versions", "free_bugfix_latest"), "is larger than the number of releases listed"
+            )
 
     # contacts
     c = r.mapping(data.get("contacts"), ("contacts",))
@@ -508,9 +600,6 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         if role not in role_ids:
             r.problem(("contacts", "restricted_roles"), f"unknown contact role '{role}'")
     max_total = r.get(c, ("contacts",), "max_total", int)
-    if max_total is not None and all(role.max is not None for role in roles):
-        if sum(role.max or 0 for role in roles) < max_total:
-            pass  # fewer per-role places than the total is allowed (the total is a cap)
     contacts = Contacts(roles, max_total, restricted_roles, r.text(c, ("contacts",), "unlisted"))
 
     # request-type categories and request types
@@ -520,9 +609,27 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
     }
     request_types: dict[str, RequestType] = {}
     rt_allowed = {
-        "id", "title", "description", "category", "keywords", "coverage", "rate", "fee",
-        "effort_hours", "details", "priorities", "default_priority", "emergency", "roles",
-        "restricted", "routing", "articles", "alternative", "note", "bugfix", "any_version",
+        "id",
+        "title",
+        "description",
+        "category",
+        "keywords",
+        "coverage",
+        "rate",
+        "fee",
+        "effort_hours",
+        "details",
+        "priorities",
+        "default_priority",
+        "emergency",
+        "roles",
+        "restricted",
+        "routing",
+        "articles",
+        "alternative",
+        "note",
+        "bugfix",
+        "any_version",
     }
     for path, item in r.items(data.get("request_types"), ("request_types",)):
         r.keys(item, path, rt_allowed)
@@ -534,7 +641,10 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         cov_path = (*path, "coverage")
         for plan_id, status in r.mapping(item.get("coverage"), cov_path).items():
             if status not in COVERAGE_STATUSES:
-                r.problem((*cov_path, str(plan_id)), f"unknown coverage '{status}' (one of {', '.join(COVERAGE_STATUSES)})")
+                r.problem(
+                    (*cov_path, str(plan_id)),
+                    f"unknown coverage '{status}' (one of {', '.join(COVERAGE_STATUSES)})",
+                )
                 continue
             if plan_id == "default":
                 default_coverage = status
@@ -544,9 +654,13 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
                 coverage[str(plan_id)] = status
         if not coverage and default_coverage is None:
             r.problem(path, "missing coverage: give a status per plan or a default")
-        missing_plans = [pid for pid in plans if pid not in coverage] if default_coverage is None else []
+        missing_plans = (
+            [pid for pid in plans if pid not in coverage] if default_coverage is None else []
+        )
         if coverage and missing_plans:
-            r.problem(cov_path, f"no coverage for plan(s) {', '.join(missing_plans)} and no default")
+            r.problem(
+                cov_path, f"no coverage for plan(s) {', '.join(missing_plans)} and no default"
+            )
         rate = r.text(item, path, "rate") or None
         fee = r.text(item, path, "fee") or None
         if rate and rate not in rates:
@@ -562,7 +676,10 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
             if (
                 isinstance(raw_effort, list)
                 and len(raw_effort) == 2
-                and all(isinstance(x, int | float) and not isinstance(x, bool) and x > 0 for x in raw_effort)
+                and all(
+                    isinstance(x, int | float) and not isinstance(x, bool) and x > 0
+                    for x in raw_effort
+                )
                 and raw_effort[0] <= raw_effort[1]
             ):
                 effort = (float(raw_effort[0]), float(raw_effort[1]))
@@ -571,7 +688,9 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         details = r.strings(item, path, "details")
         for d in details:
             if d not in DETAIL_FIELDS:
-                r.problem((*path, "details"), f"unknown detail '{d}' (one of {', '.join(DETAIL_FIELDS)})")
+                r.problem(
+                    (*path, "details"), f"unknown detail '{d}' (one of {', '.join(DETAIL_FIELDS)})"
+                )
         allowed_priorities = r.strings(item, path, "priorities") or tuple(priorities)
         for prio in allowed_priorities:
             if prio not in priorities:
@@ -580,7 +699,10 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
             allowed_priorities[-1] if allowed_priorities else None
         )
         if default_priority and default_priority not in allowed_priorities:
-            r.problem((*path, "default_priority"), f"'{default_priority}' is not one of this type's priorities")
+            r.problem(
+                (*path, "default_priority"),
+                f"'{default_priority}' is not one of this type's priorities",
+            )
         restricted = bool(r.get(item, path, "restricted", bool, False))
         rt_roles = r.strings(item, path, "roles") or (restricted_roles if restricted else ())
         for role in rt_roles:
@@ -618,7 +740,19 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
     emergency = None
     e = r.mapping(data.get("emergency"), ("emergency",))
     if e:
-        r.keys(e, ("emergency",), {"definition", "request_types", "highest", "priority", "plans", "abuse", "instructions"})
+        r.keys(
+            e,
+            ("emergency",),
+            {
+                "definition",
+                "request_types",
+                "highest",
+                "priority",
+                "plans",
+                "abuse",
+                "instructions",
+            },
+        )
         abuse = r.mapping(e.get("abuse"), ("emergency", "abuse"))
         r.keys(abuse, ("emergency", "abuse"), {"max_rejected", "window_days", "ignore_days"})
         emergency = Emergency(
@@ -646,10 +780,17 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         for rt_id in emergency.request_types:
             rt_obj = request_types.get(rt_id)
             if rt_obj is not None and not rt_obj.emergency:
-                r.problem(("emergency", "request_types"), f"request type '{rt_id}' is listed but does not set 'emergency: true'")
+                r.problem(
+                    ("emergency", "request_types"),
+                    f"request type '{rt_id}' is listed but does not set 'emergency: true'",
+                )
     for rt_obj in request_types.values():
         if rt_obj.emergency and (emergency is None or rt_obj.id not in emergency.request_types):
-            r.problem(("request_types",), f"request type '{rt_obj.id}' sets 'emergency: true' but is not in emergency.request_types")
+            r.problem(
+                ("request_types",),
+                f"request type '{rt_obj.id}' sets 'emergency: true' "
+                "but is not in emergency.request_types",
+            )
 
     persists = data.get("priority_persists", False)
     if not isinstance(persists, bool):
@@ -687,9 +828,7 @@ def load_policy(path: Path, source: str | None = None) -> tuple[Policy | None, l
     return parse_policy(text, name)
 
 
-def check_article_references(
-    policy: Policy, slugs: set[str], source: str
-) -> list[Problem]:
+def check_article_references(policy: Policy, slugs: set[str], source: str) -> list[Problem]:
     """Request types that name articles which do not exist."""
     problems = []
     for rt in policy.request_types.values():

@@ -61,12 +61,12 @@ class Calendar:
         for first, last, windows in groups:
             if not windows:
                 continue
-            days = WEEKDAY_NAMES[first] if first == last else (
-                f"{WEEKDAY_NAMES[first]}–{WEEKDAY_NAMES[last]}"
+            days = (
+                WEEKDAY_NAMES[first]
+                if first == last
+                else (f"{WEEKDAY_NAMES[first]}–{WEEKDAY_NAMES[last]}")
             )
-            hours = ", ".join(
-                "24 hours" if w == Window(0, 1440) else w.describe() for w in windows
-            )
+            hours = ", ".join("24 hours" if w == Window(0, 1440) else w.describe() for w in windows)
             parts.append(f"{days} {hours}")
         return "; ".join(parts) or "closed"
 

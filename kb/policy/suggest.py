@@ -50,7 +50,9 @@ def _edit1(a: str, b: str) -> bool:
     if la == lb:
         diff = [i for i in range(la) if a[i] != b[i]]
         return len(diff) == 1 or (
-            len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
             and a[diff[1]] == b[diff[0]]
         )
     if la > lb:
@@ -116,7 +118,11 @@ def suggest(
                 continue
             idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
             best = max(
-                (FIELD_WEIGHTS[f] * (c[term] / (c[term] + 1.0)) for f, c in entry.items() if term in c),
+                (
+                    FIELD_WEIGHTS[f] * (c[term] / (c[term] + 1.0))
+                    for f, c in entry.items()
+                    if term in c
+                ),
                 default=0.0,
             )
             score += weight * idf * best

@@ -1,0 +1,1 @@
+"""The guided request wizard: describe -> choose -> coverage -> details -> review."""
