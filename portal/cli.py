@@ -300,3 +300,53 @@ def triage(
         click.echo(f"first response due: {result['first_response_due']}")
     for article in result["articles"]:
         click.echo(f"article: {article['title']}  {article['url']}")
+
+
+@main.command()
+@click.option("--top", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def report(top: int, as_json: bool) -> None:
+    """What content editors should write next: deflection, failed searches, drop-offs."""
+    from portal import analytics
+    from portal.db.engine import Database
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    db.upgrade()
+    result = analytics.report(db, top=top)
+    db.dispose()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "started": result.started,
+                    "deflected": result.deflected,
+                    "deflection_rate": round(result.deflection_rate, 4),
+                    "ready": result.ready,
+                    "failed_searches": result.failed_searches,
+                    "deflecting_articles": result.deflecting_articles,
+                    "suggested_articles": result.shown_articles,
+                    "steps": [
+                        {"step": s, "reached": n, "abandoned": a} for s, n, a in result.steps
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(
+        f"Requests started: {result.started}; solved by an article: {result.deflected} "
+        f"(deflection rate {result.deflection_rate:.1%}); completed: {result.ready}"
+    )
+    click.echo("\nWhere customers gave up:")
+    for step, reached, abandoned in result.steps:
+        click.echo(f"  {step:<9} reached {reached:>6}   abandoned {abandoned:>6}")
+    click.echo("\nSearches that found nothing (write these articles next):")
+    for query, count in result.failed_searches or [("(none yet)", 0)]:
+        click.echo(f"  {count:>5}  {query}")
+    click.echo("\nArticles that solved problems most often:")
+    for slug, count in result.deflecting_articles or [("(none yet)", 0)]:
+        click.echo(f"  {count:>5}  {slug}")
+    click.echo("\nArticles suggested most often:")
+    for slug, count in result.shown_articles or [("(none yet)", 0)]:
+        click.echo(f"  {count:>5}  {slug}")

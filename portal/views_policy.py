@@ -60,11 +60,7 @@ async def coverage_page(request: Request) -> Response:
     policy = current_policy(request)
     if policy is None:
         return _no_policy(request)
-    groups = []
-    for category_id, title in (policy.categories or {"": "Requests"}).items():
-        types = [t for t in policy.request_types.values() if t.category == category_id]
-        if types:
-            groups.append((title, types))
+    groups = policy.request_type_groups()
     kb = request.app.state.kb
     return render(
         request,

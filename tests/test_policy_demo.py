@@ -206,3 +206,12 @@ def test_suggestions_use_synonyms(policy: Policy) -> None:
 def test_no_match_no_suggestion(policy: Policy) -> None:
     assert suggest(policy, "") == []
     assert suggest(policy, "the and of") == []
+
+
+def test_groups_without_categories(policy: Policy) -> None:
+    import dataclasses
+
+    bare = dataclasses.replace(policy, categories={})
+    groups = bare.request_type_groups()
+    assert sum(len(types) for _, types in groups) == len(policy.request_types)
+    assert ("Outage", groups[0][1]) == groups[0]

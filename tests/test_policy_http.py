@@ -209,8 +209,8 @@ def test_directives_render_policy_facts_into_articles(own_content: Path, tmp_pat
     # a policy change rebuilds the pages that quote it, and only those
     policy_file = own_content / "policy.yaml"
     policy_file.write_text(policy_file.read_text().replace("amount: 100\n", "amount: 120\n"))
-    from portal.building import build_options
     from kb.build import build
+    from portal.building import build_options
 
     report = build(build_options(settings))
     page = (site.parent.parent / "current" / "site" / "articles/quoted.html").read_text()

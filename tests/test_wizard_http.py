@@ -343,3 +343,34 @@ def test_failed_searches_are_recorded_without_personal_data(
     failed = dict(analytics.report(app.state.db).failed_searches)  # type: ignore[attr-defined]
     assert "zzqx flurb <email> <number>" in failed
     assert not any("qqq@" in key for key in failed)
+
+
+def test_report_cli(
+    browser_client: TestClient, demo_settings: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from portal.cli import main
+
+    c = browser_client
+    describe(c, "forgot administrator password")
+    post(c, "/request/solved", {"slug": "lost-admin-password", "step": "describe"})
+    c.post("/request/suggest", data={"text": "wibblewobble quux", "csrf_token": token(c)})
+    monkeypatch.setenv("PORTAL_DATABASE_URL", demo_settings.database_url)  # type: ignore[attr-defined]
+    result = CliRunner().invoke(main, ["report"])
+    assert result.exit_code == 0, result.output
+    assert "deflection rate" in result.output
+    assert "wibblewobble quux" in result.output
+    assert "lost-admin-password" in result.output
+    data = CliRunner().invoke(main, ["report", "--json"])
+    import json
+
+    parsed = json.loads(data.output)
+    assert parsed["deflected"] >= 1
+    assert [s["step"] for s in parsed["steps"]] == [
+        "describe",
+        "choose",
+        "coverage",
+        "details",
+        "review",
+    ]

@@ -88,10 +88,7 @@ def _coverage_table(policy: Policy) -> str:
     plans = list(policy.plans.values())
     head = "".join(f'<th scope="col">{escape(p.name)}</th>' for p in plans)
     body = []
-    for category_id, category_title in (policy.categories or {"": ""}).items():
-        types = [t for t in policy.request_types.values() if t.category == category_id]
-        if not types:
-            continue
+    for category_title, types in policy.request_type_groups():
         if category_title:
             body.append(
                 f'<tr class="group"><th scope="rowgroup" colspan="{len(plans) + 1}">'

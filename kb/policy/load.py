@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import itertools
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from babel import Locale, UnknownLocaleError
 
 from kb.policy.details import DETAIL_FIELDS
 from kb.policy.model import (
@@ -52,17 +54,23 @@ class PolicyError(Exception):
     pass
 
 
-def _lines(node: yaml.Node, path: PathKey, out: dict[PathKey, int]) -> None:
+def _lines(
+    node: yaml.Node, path: PathKey, out: dict[PathKey, int], duplicates: list[tuple[PathKey, int]]
+) -> None:
     out[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
         for key, value in node.value:
             k = str(key.value)
+            if k in seen:
+                duplicates.append(((*path, k), key.start_mark.line + 1))
+            seen.add(k)
             out[(*path, k)] = key.start_mark.line + 1
-            _lines(value, (*path, k), out)
+            _lines(value, (*path, k), out, duplicates)
             out[(*path, k)] = key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _lines(item, (*path, i), out)
+            _lines(item, (*path, i), out, duplicates)
 
 
 class _Reader:
@@ -239,6 +247,7 @@ def _calendar(r: _Reader, path: PathKey, cid: str, data: dict[str, Any], tz: str
         r.problem((*path, "timezone"), f"unknown time zone '{timezone}'")
         timezone = "UTC"
     weekly: list[tuple[Window, ...] | None] = [None] * 7
+    problems_before = len(r.problems)
     hours = data.get("hours")
     if isinstance(hours, str) and hours.strip().lower() in ("24x7", "24/7", "always"):
         weekly = [(Window(0, 1440),)] * 7
@@ -279,13 +288,25 @@ def _calendar(r: _Reader, path: PathKey, cid: str, data: dict[str, Any], tz: str
                 r.problem((*hpath, "subdivision"), f"unknown subdivision '{subdivision}'")
                 subdivision = None
         extra = r.strings(holidays_data, hpath, "extra")
+        valid_extra = []
         for value in extra:
-            if not re.match(r"^(\d{4}-)?\d{2}-\d{2}$", value):
-                r.problem((*hpath, "extra"), f"'{value}' must be MM-DD or YYYY-MM-DD")
+            try:
+                if re.fullmatch(r"\d{2}-\d{2}", value):
+                    dt.date.fromisoformat(f"2000-{value}")  # a leap year: 02-29 is fine
+                elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                    dt.date.fromisoformat(value)
+                else:
+                    raise ValueError(value)
+                valid_extra.append(value)
+            except ValueError:
+                r.problem((*hpath, "extra"), f"'{value}' must be a real date, MM-DD or YYYY-MM-DD")
+        extra = tuple(valid_extra)
         if "hours" in holidays_data:
             holiday_hours = parse_windows(
                 holidays_data["hours"], lambda m: r.problem((*hpath, "hours"), m)
             )
+    if "hours" in data and not any(w for w in weekly) and len(r.problems) == problems_before:
+        r.problem((*path, "hours"), "impossible hours: the calendar is never open")
     return Calendar(
         id=cid,
         name=r.text(data, path, "name") or cid.replace("-", " ").capitalize(),
@@ -320,9 +341,15 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         line = mark.line + 1 if mark is not None else 1
         return None, [Problem(source, line, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
     lines: dict[PathKey, int] = {}
+    duplicates: list[tuple[PathKey, int]] = []
     if node is not None:
-        _lines(node, (), lines)
+        _lines(node, (), lines, duplicates)
     r = _Reader(source, lines)
+    for dup_path, dup_line in duplicates:
+        where = ".".join(str(p) for p in dup_path)
+        r.problems.append(
+            Problem(source, dup_line, f"{where}: key given twice (the last one would win)")
+        )
     data = r.mapping(raw, ())
     if not data:
         return None, [Problem(source, 1, "the policy file is empty or not a mapping")]
@@ -366,6 +393,8 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         r.problem(("provider", "timezone"), f"unknown time zone '{tz}'")
         tz = "UTC"
     currency = r.text(p, ("provider",), "currency", required=True) or "EUR"
+    for path, item in r.items(p.get("channels"), ("provider", "channels")):
+        r.keys(item, path, {"id", "name", "description", "address"})
     channels = tuple(
         Channel(
             id=item["id"],
@@ -375,11 +404,17 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         )
         for path, item in r.items(p.get("channels"), ("provider", "channels"))
     )
+    locale = r.text(p, ("provider",), "locale") or "en_US"
+    try:
+        Locale.parse(locale)
+    except (ValueError, TypeError, LookupError, UnknownLocaleError):
+        r.problem(("provider", "locale"), f"unknown locale '{locale}' (e.g. en_US, en_IE, de_DE)")
+        locale = "en_US"
     provider = Provider(
         name=r.text(p, ("provider",), "name", required=True),
         timezone=tz,
         currency=currency,
-        locale=r.text(p, ("provider",), "locale") or "en_US",
+        locale=locale,
         channels=channels,
         support_email=r.text(p, ("provider",), "support_email"),
         supervisor_email=r.text(p, ("provider",), "supervisor_email"),
@@ -399,6 +434,8 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         r.problem(("calendars",), "define at least one calendar of support hours")
 
     # priorities
+    for path, item in r.items(data.get("priorities"), ("priorities",)):
+        r.keys(item, path, {"id", "name", "definition"})
     priorities = {
         item["id"]: Priority(
             item["id"],
@@ -565,6 +602,12 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
             ("versions",),
             {"product", "minimum", "releases", "free_bugfix_latest", "upgrade_advice"},
         )
+        raw_versions = [v.get("minimum"), *(v.get("releases") or [])]
+        for value in (x for x in raw_versions if isinstance(x, float)):
+            r.problem(
+                ("versions",),
+                f'quote version numbers: {value} is read as a number (write "5.10", not 5.10)',
+            )
         versions = Versions(
             product=r.text(v, ("versions",), "product", required=True),
             minimum=str(v["minimum"]) if v.get("minimum") is not None else None,
@@ -585,6 +628,8 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
     # contacts
     c = r.mapping(data.get("contacts"), ("contacts",))
     r.keys(c, ("contacts",), {"max_total", "roles", "restricted_roles", "unlisted"})
+    for path, item in r.items(c.get("roles"), ("contacts", "roles")):
+        r.keys(item, path, {"id", "name", "max", "description"})
     roles = tuple(
         ContactRole(
             id=item["id"],
@@ -603,6 +648,8 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
     contacts = Contacts(roles, max_total, restricted_roles, r.text(c, ("contacts",), "unlisted"))
 
     # request-type categories and request types
+    for path, item in r.items(data.get("request_type_categories"), ("request_type_categories",)):
+        r.keys(item, path, {"id", "title"})
     categories = {
         item["id"]: r.text(item, path, "title", required=True)
         for path, item in r.items(data.get("request_type_categories"), ("request_type_categories",))

@@ -241,3 +241,15 @@ class Policy:
 
     def priority_rank(self, priority_id: str) -> int:
         return list(self.priorities).index(priority_id)
+
+    def request_type_groups(self) -> list[tuple[str, list[RequestType]]]:
+        """Request types grouped by category, in the policy's order; types whose category
+        is not listed under request_type_categories come last, grouped by their id."""
+        groups: dict[str, list[RequestType]] = {c: [] for c in self.categories}
+        for rt in self.request_types.values():
+            groups.setdefault(rt.category, []).append(rt)
+        return [
+            (self.categories.get(cid) or cid.replace("-", " ").capitalize() or "Requests", types)
+            for cid, types in groups.items()
+            if types
+        ]

@@ -278,10 +278,7 @@ async def choose(request: Request) -> Response:
     shown = [a["hit"].slug for a in context["articles"]]
     if request.method == "GET":
         await run_in_threadpool(analytics.record_many, _db(request), "suggested", shown)
-    context["groups"] = [
-        (title, [t for t in policy.request_types.values() if t.category == cid])
-        for cid, title in (policy.categories or {"": "All requests"}).items()
-    ]
+    context["groups"] = policy.request_type_groups()
     context["timezones"] = sorted(TIMEZONES)
     return render(request, "wizard/choose.html", context, status_code=422 if errors else 200)
 

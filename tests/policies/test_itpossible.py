@@ -171,6 +171,11 @@ def test_fee_is_waived_when_our_settings_caused_the_error(policy: Policy) -> Non
     assert "paid in advance" in result.reason
 
 
+def test_waiver_reason_keeps_the_provider_name(policy: Policy) -> None:
+    result = coverage(policy, "user-code", Facts(plan="standard"))
+    assert "made by IT Possible" in result.reason
+
+
 # --- response times -------------------------------------------------------------------
 
 
@@ -211,7 +216,7 @@ def test_response_time_counts_real_hours_from_any_time_zone(policy: Policy) -> N
     filed = dt.datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("Europe/Berlin"))
     due = first_response_due(policy, "standard", "normal", filed).at
     assert due is not None
-    assert due - filed == dt.timedelta(hours=3)
+    assert due.astimezone(dt.UTC) - filed.astimezone(dt.UTC) == dt.timedelta(hours=3)
     assert policy.plans["standard"].reaction_text["normal"] == "1–3 h"
 
 
@@ -232,7 +237,7 @@ def test_a_broken_mailbox_is_not_an_emergency(policy: Policy) -> None:
     )
     assert not decision.accepted
     assert decision.counts_as_rejected
-    assert "actively down" in decision.explanation
+    assert "completely unreachable" in decision.explanation
 
 
 def test_emergency_line_abuse_is_not_tolerated(policy: Policy) -> None:

@@ -172,7 +172,7 @@ def test_free_bug_fix_reason(policy: Policy) -> None:
 
 def test_partitioning_refusal_explains_the_risk(policy: Policy) -> None:
     result = coverage(policy, "partitions-storage", Facts(plan="premium"))
-    assert "physical access" in result.reason
+    assert "touch the machine" in result.reason
 
 
 # --- paid work ---------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def test_paid_jobs_quote_at_least_one_hour(policy: Policy, request_type: str) ->
 def test_troubleshooting_is_free_when_a_recent_release_has_a_bug(policy: Policy) -> None:
     result = coverage(policy, "problem-help", Facts(plan="free"))
     assert result.status == "paid"
-    assert "two latest MOR versions" in result.reason
+    assert "two newest MOR releases" in result.reason
 
 
 # --- versions --------------------------------------------------------------------------

@@ -1,0 +1,254 @@
+"""kb.policy.parse_policy reports each mistake once, on the line where it is.
+
+Every case edits a small valid policy; the line that should be reported carries the
+marker comment ``# <-- here`` so the expected line number is read from the text itself.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.policy import parse_policy
+
+MARK = "# <-- here"
+
+BASE = """\
+provider:
+  name: Example Hosting
+  timezone: Europe/Berlin
+  currency: EUR
+calendars:
+  office:
+    hours:
+      mon-fri: "08:00-18:00"
+    holidays:
+      country: DE
+priorities:
+  - id: high
+    name: High
+    definition: Something is down.
+  - id: low
+    name: Low
+    definition: A question.
+plans:
+  - id: basic
+    name: Basic
+    price: {kind: included, text: Included}
+    calendar: office
+    reaction: {high: 4, low: 16}
+rates:
+  - id: hourly
+    amount: 100
+    unit_minutes: 15
+fees:
+  - id: cleanup
+    name: Clean-up
+    amount: 25
+request_types:
+  - id: question
+    title: A question
+    description: Ask us anything.
+    category: general
+    coverage: {default: included}
+    details: [description]
+  - id: outage
+    title: Server down
+    description: The server does not answer.
+    category: general
+    coverage: {default: included}
+    emergency: true
+  - id: scripting
+    title: Script help
+    description: Help with your code.
+    category: general
+    coverage: {default: paid}
+    rate: hourly
+emergency:
+  definition: A server that does not answer.
+  request_types: [outage]
+"""
+
+
+def edit(old: str, new: str) -> str:
+    assert BASE.count(old) == 1, old
+    return BASE.replace(old, new)
+
+
+def marked_line(text: str) -> int:
+    (line,) = [i for i, row in enumerate(text.splitlines(), start=1) if MARK in row]
+    return line
+
+
+def test_the_base_policy_is_valid() -> None:
+    policy, problems = parse_policy(BASE)
+    assert problems == []
+    assert policy is not None
+
+
+CASES = [
+    pytest.param(
+        BASE + f"colour: blue  {MARK}\n",
+        "unknown key",
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        edit(
+            "    coverage: {default: included}\n    details: [description]",
+            f"    coverage:\n      basic: included\n      gold: included  {MARK}\n"
+            "    details: [description]",
+        ),
+        "unknown plan 'gold'",
+        id="unknown-plan-in-coverage",
+    ),
+    pytest.param(
+        edit(
+            "    reaction: {high: 4, low: 16}",
+            f"    reaction:\n      high: 4\n      urgent: 1  {MARK}",
+        ),
+        "unknown priority 'urgent'",
+        id="unknown-priority-in-reaction",
+    ),
+    pytest.param(
+        edit('      mon-fri: "08:00-18:00"', f'      mon-fri: "08:00-12:00, 11:00-18:00"  {MARK}'),
+        "overlapping hours 08:00–12:00 and 11:00–18:00",
+        id="overlapping-windows-on-one-line",
+    ),
+    pytest.param(
+        edit(
+            '      mon-fri: "08:00-18:00"', f'      mon-fri: "08:00-18:00"\n      fri: 24h  {MARK}'
+        ),
+        "fri is given twice",
+        id="overlapping-day-ranges",
+    ),
+    pytest.param(
+        edit(
+            '      mon-fri: "08:00-18:00"',
+            f'      mon-fri: "08:00-18:00"\n      sat: "18:00-08:00"  {MARK}',
+        ),
+        "impossible hours '18:00-08:00'",
+        id="impossible-hours",
+    ),
+    pytest.param(
+        edit("    calendar: office", f"    calendar: offices  {MARK}"),
+        "unknown calendar 'offices'",
+        id="unknown-calendar",
+    ),
+    pytest.param(
+        edit("  timezone: Europe/Berlin", f"  timezone: Europe/Atlantis  {MARK}"),
+        "unknown time zone 'Europe/Atlantis'",
+        id="unknown-provider-time-zone",
+    ),
+    pytest.param(
+        edit(
+            "  office:\n    hours:",
+            f"  office:\n    timezone: Mars/Olympus  {MARK}\n    hours:",
+        ),
+        "unknown time zone 'Mars/Olympus'",
+        id="unknown-calendar-time-zone",
+    ),
+    pytest.param(
+        edit("      country: DE", f"      country: XX  {MARK}"),
+        "unknown country code 'XX'",
+        id="unknown-holiday-country",
+    ),
+    pytest.param(
+        edit(
+            "  - id: scripting\n    title: Script help\n    description: Help with your code.\n"
+            "    category: general\n    coverage: {default: paid}\n    rate: hourly\n",
+            f"  - id: scripting  {MARK}\n    title: Script help\n"
+            "    description: Help with your code.\n"
+            "    category: general\n    coverage: {default: paid}\n",
+        ),
+        "paid coverage needs a 'rate' or a 'fee'",
+        id="paid-without-rate-or-fee",
+    ),
+    pytest.param(
+        edit("    details: [description]", f"    details: [description, shoe_size]  {MARK}"),
+        "unknown detail 'shoe_size'",
+        id="unknown-detail-id",
+    ),
+    pytest.param(
+        edit("    rate: hourly", f"    rate: cheap  {MARK}"),
+        "unknown rate 'cheap'",
+        id="unknown-rate",
+    ),
+    pytest.param(
+        edit("    rate: hourly", f"    fee: tidy-up  {MARK}"),
+        "unknown fee 'tidy-up'",
+        id="unknown-fee",
+    ),
+    pytest.param(
+        edit("    unit_minutes: 15", f"    unit_minutes: 15\n    waived_when: [luck]  {MARK}"),
+        "unknown waiver condition 'luck'",
+        id="unknown-waiver",
+    ),
+    pytest.param(
+        edit("  currency: EUR", f"  currency: EUR: euro  {MARK}"),
+        "not valid YAML",
+        id="invalid-yaml",
+    ),
+    pytest.param(
+        edit(
+            '      mon-fri: "08:00-18:00"',
+            f'      mon-fri: "08:00-18:00"\n      sat: "8 to 6"  {MARK}',
+        ),
+        "is not a time range",
+        id="unreadable-hours",
+    ),
+    pytest.param(
+        edit("    reaction: {high: 4, low: 16}", f"    reaction: {{high: soon, low: 16}}  {MARK}"),
+        "must be a number of hours or null",
+        id="reaction-not-a-number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), CASES)
+def test_problem_is_reported_on_its_line(text: str, message: str) -> None:
+    _, problems = parse_policy(text, "policy.yaml")
+    assert len(problems) == 1, problems
+    (problem,) = problems
+    assert message in problem.message
+    assert problem.line == marked_line(text), problem
+    assert problem.path == "policy.yaml"
+
+
+def test_emergency_with_unknown_request_type_is_reported_in_the_emergency_block() -> None:
+    text = edit("  request_types: [outage]", "  request_types: [outage, meltdown]")
+    _, problems = parse_policy(text)
+    assert [p.message for p in problems] == ["emergency: unknown request type 'meltdown'"]
+    lines = text.splitlines()
+    assert problems[0].line >= lines.index("emergency:") + 1
+
+
+@pytest.mark.xfail(
+    reason=(
+        "emergency.request_types/highest problems are reported at the line of the "
+        "'emergency:' key, not at the request_types list that names the unknown type"
+    ),
+    strict=True,
+)
+def test_emergency_with_unknown_request_type_points_at_the_list() -> None:
+    text = edit("  request_types: [outage]", f"  request_types: [outage, meltdown]  {MARK}")
+    _, problems = parse_policy(text)
+    assert [p.line for p in problems] == [marked_line(text)]
+
+
+def test_duplicate_day_keys_are_reported() -> None:
+    # YAML itself keeps only the last of two equal keys; the loader must say so
+    text = edit(
+        '      mon-fri: "08:00-18:00"',
+        f'      mon-fri: "08:00-18:00"\n      mon-fri: "09:00-17:00"  {MARK}',
+    )
+    _, problems = parse_policy(text)
+    assert [p.line for p in problems] == [marked_line(text)]
+    assert "given twice" in problems[0].message
+
+
+def test_unquoted_versions_are_not_silently_changed() -> None:
+    # YAML reads 2.10 as the number 2.1; the loader asks for quotes
+    text = BASE + "versions:\n  product: Panel\n  minimum: 2.10\n"
+    _, problems = parse_policy(text)
+    assert len(problems) == 1
+    assert "quote version numbers" in problems[0].message
+    assert problems[0].line >= text.splitlines().index("versions:") + 1
