@@ -37,9 +37,24 @@ def holiday_name(calendar: Calendar, day: dt.date) -> str | None:
 
 
 def _local(day: dt.date, minutes: int, tz: ZoneInfo) -> dt.datetime:
+    """The instant a wall-clock time happens on ``day``; a time that does not exist
+    (inside a daylight-saving gap) becomes the moment the clocks jump forward."""
     if minutes >= 1440:
         day, minutes = day + dt.timedelta(days=1), minutes - 1440
-    return dt.datetime(day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=tz)
+    wall = dt.datetime(day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=tz)
+    early = wall.astimezone(UTC)  # fold=0: read with the offset before a transition
+    late = wall.replace(fold=1).astimezone(UTC)  # fold=1: with the offset after it
+    if late >= early:
+        return wall  # an ordinary or an ambiguous (repeated) time: the first occurrence
+    # in a gap: the transition lies in (late, early]; find it to the second
+    lo, hi = late, early
+    while hi - lo > dt.timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(tz).utcoffset() == late.astimezone(tz).utcoffset():
+            lo = mid
+        else:
+            hi = mid
+    return hi.replace(microsecond=0).astimezone(tz)
 
 
 def windows_on(calendar: Calendar, day: dt.date) -> tuple[Window, ...]:

@@ -813,9 +813,10 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
             ignore_days=r.get(abuse, ("emergency", "abuse"), "ignore_days", int, 0),
             instructions=r.text(e, ("emergency",), "instructions"),
         )
-        for rt in (*emergency.request_types, *emergency.highest):
-            if rt not in request_types:
-                r.problem(("emergency",), f"unknown request type '{rt}'")
+        for key in ("request_types", "highest"):
+            for rt in getattr(emergency, key):
+                if rt not in request_types:
+                    r.problem(("emergency", key), f"unknown request type '{rt}'")
         for rt in emergency.highest:
             if rt not in emergency.request_types:
                 r.problem(("emergency", "highest"), f"'{rt}' must also be listed in request_types")
