@@ -72,7 +72,7 @@ def _split_source(text: str) -> tuple[dict[str, Any], str]:
     if end is None:
         return {}, text
     try:
-        meta = yaml.load("\n".join(lines[1:end]), Loader=_Loader)  # noqa: S506 - safe loader
+        meta = yaml.load("\n".join(lines[1:end]), Loader=_Loader)
     except yaml.YAMLError:
         meta = None
     return (meta if isinstance(meta, dict) else {}), "\n".join(lines[end + 1 :])
@@ -104,8 +104,7 @@ def convert_officedocs(
     files = sorted(
         p
         for p in source.rglob("*.md")
-        if len(p.relative_to(source).parts) >= 3
-        and p.relative_to(source).parts[0] not in SKIP_TOP
+        if len(p.relative_to(source).parts) >= 3 and p.relative_to(source).parts[0] not in SKIP_TOP
     )
     files = files[::every]
     categories: dict[str, str] = {}
@@ -174,7 +173,12 @@ def copy_demo(dest: Path, source: Path) -> Corpus:
 
 # --- synthetic corpus ---------------------------------------------------------------
 
-_DOMAIN = """
+
+def _wordlist(text: str) -> list[str]:
+    return text.split()
+
+
+_DOMAIN = _wordlist("""
 account access active add address admin alert allow api app application archive
 attachment audit authentication backup balance bandwidth billing block browser bug
 cache calendar cancel certificate change channel charge check client cloud cluster
@@ -193,25 +197,50 @@ server service session setting setup share signature site size slow snapshot sof
 space spam storage subscription support sync system tenant ticket timeout token
 traffic transfer trial update upgrade upload usage user version video virtual volume
 warning web website window wizard workflow zone
-""".split()
+""")
 
-_GLUE = """
+_GLUE = _wordlist("""
 the a to of and in for is on that with you your it this be can are if by as or from
 not when an will at have use all more new after then before which only may each
 should does also how what do more than other into out up need must any one two
-""".split()
+""")
 
-_VERBS = """
+_VERBS = _wordlist("""
 open close restart reset check verify enable disable configure install remove update
 select choose click sign confirm review run set add create delete move copy send
-""".split()
+""")
 
 _LANGS = ["bash", "powershell", "python", "json", "text", ""]
 
 
 def _pseudo_words(rng: Random, count: int) -> list[str]:
-    onsets = ["b", "c", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z",
-              "br", "ch", "cl", "dr", "gr", "pl", "pr", "sh", "st", "tr"]
+    onsets = [
+        "b",
+        "c",
+        "d",
+        "f",
+        "g",
+        "k",
+        "l",
+        "m",
+        "n",
+        "p",
+        "r",
+        "s",
+        "t",
+        "v",
+        "z",
+        "br",
+        "ch",
+        "cl",
+        "dr",
+        "gr",
+        "pl",
+        "pr",
+        "sh",
+        "st",
+        "tr",
+    ]
     vowels = ["a", "e", "i", "o", "u", "ai", "ea", "io", "ou"]
     codas = ["", "", "n", "r", "s", "t", "l", "x", "nd", "rt", "st"]
     seen: set[str] = set(_DOMAIN) | set(_GLUE)
@@ -330,8 +359,12 @@ def generate_synthetic(
         used.add(slug)
         slugs.append(slug)
         titles.append(title)
-    corpus = Corpus(name=name or f"synthetic-{count}", content_dir=content, articles=count,
-                    categories=categories)
+    corpus = Corpus(
+        name=name or f"synthetic-{count}",
+        content_dir=content,
+        articles=count,
+        categories=categories,
+    )
     for order, slug in enumerate(cat_slugs, start=1):
         _write_category(articles_dir / slug, slug.replace("-", " ").capitalize(), order)
     # uneven category sizes, as in real knowledge bases

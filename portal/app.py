@@ -21,13 +21,17 @@ from portal import views_kb, views_policy
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.knowledge import KnowledgeBase
+from portal.mail import mailer_for
 from portal.policy_store import PolicyStore
 from portal.security import AllowedHostsMiddleware, SecurityHeadersMiddleware
 from portal.sessions import SessionMiddleware
 from portal.templating import make_templates, render
+from portal.tickets import views as tickets
+from portal.tickets.outbox import Deliverer
 from portal.wizard import views as wizard
 
 log = logging.getLogger("portal")
+OUTBOX_POLL_SECONDS = 5.0
 
 
 def ensure_built(settings: Settings) -> bool:
@@ -77,7 +81,32 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(settings: Settings | None = None, *, build_if_missing: bool = True) -> Starlette:
+async def _outbox_worker(app: Starlette) -> None:
+    """Deliver mail and webhooks in the background; woken when something is queued."""
+    settings: Settings = app.state.settings
+    policy = app.state.policy.get()
+    deliverer = Deliverer(
+        app.state.db,
+        mailer_for(settings.smtp_url),
+        sender=settings.mail_from,
+        sender_name=policy.provider.name + " support" if policy else settings.site_name,
+        webhook_secret=settings.webhook_secret,
+    )
+    app.state.deliverer = deliverer
+    wake: anyio.Event = app.state.outbox_wake
+    while True:
+        try:
+            await anyio.to_thread.run_sync(deliverer.deliver_due)
+        except Exception:  # the database may be briefly unavailable; try again
+            log.exception("outbox delivery failed")
+        with anyio.move_on_after(OUTBOX_POLL_SECONDS):
+            await wake.wait()
+        wake = app.state.outbox_wake = anyio.Event()
+
+
+def create_app(
+    settings: Settings | None = None, *, build_if_missing: bool = True, run_outbox: bool = True
+) -> Starlette:
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
@@ -85,7 +114,12 @@ def create_app(settings: Settings | None = None, *, build_if_missing: bool = Tru
         await anyio.to_thread.run_sync(app.state.db.upgrade)
         if build_if_missing:
             await anyio.to_thread.run_sync(ensure_built, settings)
-        yield
+        app.state.outbox_wake = anyio.Event()
+        async with anyio.create_task_group() as tasks:
+            if run_outbox:
+                tasks.start_soon(_outbox_worker, app)
+            yield
+            tasks.cancel_scope.cancel()
         app.state.db.dispose()
 
     routes = [
@@ -105,6 +139,12 @@ def create_app(settings: Settings | None = None, *, build_if_missing: bool = Tru
         ),
         Route("/request/details", wizard.details, methods=["GET", "POST"], name="details"),
         Route("/request/review", wizard.review, methods=["GET", "POST"], name="review"),
+        Route("/request/confirm", tickets.confirm, methods=["GET", "POST"], name="confirm"),
+        Route("/tickets/{number}", tickets.status_page, name="ticket"),
+        Route(
+            "/tickets/{number}/{kind}", tickets.add_to_ticket, methods=["POST"], name="ticket_add"
+        ),
+        Route("/api/requests", tickets.api_requests, methods=["POST"], name="api_requests"),
         Route("/healthz", healthz, name="healthz"),
         Mount("/static", StaticFiles(directory=str(DEFAULT_STATIC)), name="static"),
         Route("/{path:path}", views_kb.site_file, name="site"),
@@ -121,6 +161,7 @@ def create_app(settings: Settings | None = None, *, build_if_missing: bool = Tru
         exception_handlers={HTTPException: http_error},
     )
     app.state.db = Database(settings.database_url)
+    app.state.outbox_wake = None  # an anyio.Event once the loop runs
     app.state.settings = settings
     app.state.kb = KnowledgeBase(settings.build_dir)
     app.state.policy = PolicyStore(settings.policy_file)

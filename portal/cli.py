@@ -350,3 +350,147 @@ def report(top: int, as_json: bool) -> None:
     click.echo("\nArticles suggested most often:")
     for slug, count in result.shown_articles or [("(none yet)", 0)]:
         click.echo(f"  {count:>5}  {slug}")
+
+
+def _db_and_policy() -> tuple[Any, Any, Settings]:
+    from portal.db.engine import Database
+
+    settings = _settings()
+    policy = _policy_or_exit(settings)
+    db = Database(settings.database_url)
+    db.upgrade()
+    return db, policy, settings
+
+
+@main.group()
+def accounts() -> None:
+    """The account directory: accounts, their contacts and servers."""
+
+
+@accounts.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@POLICY_OPTION
+def accounts_import(file: Path, policy_file: Path | None) -> None:
+    """Import accounts from CSV or YAML (all or nothing; idempotent)."""
+    from portal import accounts as directory
+    from portal.db.engine import Database
+
+    settings = _settings(policy_file=policy_file)
+    policy = _policy_or_exit(settings)
+    db = Database(settings.database_url)
+    db.upgrade()
+    result = directory.import_file(db, policy, file)
+    if result.errors:
+        for error in result.errors:
+            click.echo(f"{file}:{error.removeprefix('line ')}", err=True)
+        click.echo(f"{len(result.errors)} error(s): nothing was imported.", err=True)
+        sys.exit(1)
+    for label, ids in (("created", result.created), ("updated", result.updated)):
+        for account_id in ids:
+            click.echo(f"{label}: {account_id}")
+    click.echo(result.summary())
+
+
+@main.group()
+def tickets() -> None:
+    """Staff tools: list, show and update tickets; the outbox; the audit log."""
+
+
+@tickets.command("list")
+@click.option("--status", default=None, help="Only tickets with this status.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+def tickets_list(status: str | None, limit: int) -> None:
+    """The newest tickets."""
+    from portal.tickets import service
+
+    db, _policy, _ = _db_and_policy()
+    rows = service.list_tickets(db, status=status, limit=limit)
+    for t in rows:
+        due = t.due_at.isoformat(timespec="minutes") if t.due_at else "-"
+        click.echo(
+            f"{t.number}  {t.status:<20} {t.priority:<8} due {due:<25} {t.account_id}  {t.title}"
+        )
+    if not rows:
+        click.echo("no tickets")
+
+
+@tickets.command("show")
+@click.argument("number")
+def tickets_show(number: str) -> None:
+    """One ticket with its history."""
+    from portal.tickets import service
+
+    db, _policy, _ = _db_and_policy()
+    view = service.load_ticket(db, number)
+    if view is None:
+        raise click.ClickException(f"no ticket {number}")
+    click.echo(json.dumps(service.ticket_payload(view.ticket), indent=2, ensure_ascii=False))
+    for event in view.events:
+        status = f" {event.status}" if event.status else ""
+        click.echo(
+            f"{event.at.isoformat(timespec='minutes')}  {event.kind}{status} "
+            f"({event.author}) {event.note}"
+        )
+
+
+@tickets.command("set-status")
+@click.argument("number")
+@click.argument("status")
+@click.option("--note", default="", help="Message for the customer.")
+def tickets_set_status(number: str, status: str, note: str) -> None:
+    """Change a ticket's status; the customer is emailed."""
+    import datetime as dt
+
+    from portal.tickets import service
+
+    db, policy, settings = _db_and_policy()
+    try:
+        service.set_status(db, policy, settings, number, status, note, now=dt.datetime.now(dt.UTC))
+    except (ValueError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{number}: {status}")
+
+
+@tickets.command("outbox")
+@click.option("--all", "show_all", is_flag=True, help="Include delivered messages.")
+@click.option("--deliver", is_flag=True, help="Try to deliver what is due now.")
+def tickets_outbox(show_all: bool, deliver: bool) -> None:
+    """Mail and webhooks waiting to be delivered (and their last error)."""
+    from portal.mail import mailer_for
+    from portal.tickets import outbox
+
+    db, policy, settings = _db_and_policy()
+    if deliver:
+        deliverer = outbox.Deliverer(
+            db,
+            mailer_for(settings.smtp_url),
+            sender=settings.mail_from,
+            sender_name=f"{policy.provider.name} support",
+            webhook_secret=settings.webhook_secret,
+        )
+        result = deliverer.deliver_due()
+        click.echo(f"delivered {result.delivered}, failed {result.failed}")
+    rows = outbox.pending(db, include_delivered=show_all)
+    for row in rows:
+        state = "delivered" if row.delivered_at else f"attempts {row.attempts}"
+        error = f"  last error: {row.last_error}" if row.last_error and not row.delivered_at else ""
+        click.echo(
+            f"#{row.id} {row.kind:<7} {row.purpose:<12} {row.ticket_number or '-':<11} "
+            f"{row.recipient}  {state}{error}"
+        )
+    if not rows:
+        click.echo("outbox is empty")
+
+
+@tickets.command("audit")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+def tickets_audit(limit: int) -> None:
+    """Refused attempts: unlisted senders, contacts asking beyond their role."""
+    from portal.tickets import service
+
+    db, _policy, _ = _db_and_policy()
+    for entry in service.audit_entries(db, limit):
+        click.echo(
+            f"{entry.at.isoformat(timespec='seconds')}  {entry.kind:<16} "
+            f"{entry.account_id:<12} {entry.email}  {entry.detail}"
+        )

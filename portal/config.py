@@ -52,6 +52,43 @@ SETTINGS: tuple[Setting, ...] = (
         "127.0.0.1,localhost",
         "Comma-separated Host header values the server answers (`*` for any).",
     ),
+    Setting(
+        "PORTAL_VERIFY_MAX_AGE",
+        "3600",
+        "Seconds a filing link stays valid (it also works only once).",
+    ),
+    Setting(
+        "PORTAL_SMTP_URL",
+        "(none: mail is printed)",
+        "`smtp://user:pass@host:587?starttls=1` or `smtps://host:465`; "
+        "without it mail goes to the console.",
+    ),
+    Setting("PORTAL_MAIL_FROM", "support@localhost", "Sender address of the portal's mail."),
+    Setting(
+        "PORTAL_HELPDESK_EMAIL",
+        "(none)",
+        "Support mailbox that receives every filed ticket.",
+    ),
+    Setting(
+        "PORTAL_HELPDESK_WEBHOOK",
+        "(none)",
+        "URL that receives every filed ticket as JSON (HMAC-SHA256 signed body).",
+    ),
+    Setting(
+        "PORTAL_WEBHOOK_SECRET",
+        "(the secret key)",
+        "Key for the `X-Portal-Signature` HMAC of webhook bodies.",
+    ),
+    Setting(
+        "PORTAL_UPSTREAM_EMAIL",
+        "(none)",
+        "Upstream provider's address for requests about their servers.",
+    ),
+    Setting(
+        "PORTAL_RATE_LIMITS",
+        "5/3600,20/3600",
+        "Filing-link emails per address and per client, as count/seconds.",
+    ),
     Setting("PORTAL_HOST", "127.0.0.1", "Address `portal serve` listens on."),
     Setting("PORTAL_PORT", "8000", "Port `portal serve` listens on."),
     Setting("PORTAL_HTTPS", "0", "Set to 1 behind HTTPS: adds HSTS and Secure cookies."),
@@ -61,6 +98,13 @@ SETTINGS: tuple[Setting, ...] = (
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+def _rate(text: str, index: int) -> tuple[int, int]:
+    """'count/seconds,count/seconds' -> the index-th (count, seconds)."""
+    parts = [p.strip() for p in text.split(",")]
+    count, _, seconds = parts[min(index, len(parts) - 1)].partition("/")
+    return int(count), int(seconds or 3600)
 
 
 @dataclass(frozen=True)
@@ -75,6 +119,15 @@ class Settings:
     site_name: str
     secret_key: str = field(repr=False)
     allowed_hosts: tuple[str, ...]
+    verify_max_age: int
+    smtp_url: str
+    mail_from: str
+    helpdesk_email: str
+    helpdesk_webhook: str
+    webhook_secret: str = field(repr=False)
+    upstream_email: str
+    rate_limit_address: tuple[int, int]
+    rate_limit_client: tuple[int, int]
     host: str
     port: int
     https: bool
@@ -102,9 +155,20 @@ class Settings:
                 for h in _env("PORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
                 if h.strip()
             ),
+            "verify_max_age": int(_env("PORTAL_VERIFY_MAX_AGE", "3600")),
+            "smtp_url": _env("PORTAL_SMTP_URL", ""),
+            "mail_from": _env("PORTAL_MAIL_FROM", "support@localhost"),
+            "helpdesk_email": _env("PORTAL_HELPDESK_EMAIL", ""),
+            "helpdesk_webhook": _env("PORTAL_HELPDESK_WEBHOOK", ""),
+            "webhook_secret": _env("PORTAL_WEBHOOK_SECRET", ""),
+            "upstream_email": _env("PORTAL_UPSTREAM_EMAIL", ""),
+            "rate_limit_address": _rate(_env("PORTAL_RATE_LIMITS", "5/3600,20/3600"), 0),
+            "rate_limit_client": _rate(_env("PORTAL_RATE_LIMITS", "5/3600,20/3600"), 1),
             "host": _env("PORTAL_HOST", "127.0.0.1"),
             "port": int(_env("PORTAL_PORT", "8000")),
             "https": _env("PORTAL_HTTPS", "0") in ("1", "true", "yes"),
         }
         values.update(overrides)
+        if not values["webhook_secret"]:
+            values["webhook_secret"] = values["secret_key"]
         return cls(**values)  # type: ignore[arg-type]

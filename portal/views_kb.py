@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from kb.search import SearchResult
-from portal.knowledge import KnowledgeBase
 from portal import analytics
+from portal.knowledge import KnowledgeBase
 from portal.templating import is_htmx, render
 
 _ALIAS_PATH = re.compile(r"^articles/([\w-]+)\.html$")

@@ -103,7 +103,8 @@ def test_included_request_to_review(browser_client: TestClient) -> None:
     assert "8 business hours; support hours are Mon–Fri 08:00–18:00 (Europe/Berlin)" in review
     done = post(c, "/request/review", {})
     assert done.status_code == 200  # type: ignore[attr-defined]
-    assert "Your request is complete" in done.text  # type: ignore[attr-defined]
+    assert "Check your email" in done.text  # type: ignore[attr-defined]
+    assert "If this address is listed as a contact of the account" in done.text  # type: ignore[attr-defined]
 
 
 def test_billable_request_must_accept_charges(browser_client: TestClient) -> None:

@@ -76,7 +76,8 @@ def _plans_table(policy: Policy) -> str:
             f"<td>{escape(hours)}</td><td>{escape(channels)}</td>{reactions}</tr>"
         )
     return (
-        '<div class="table-scroll"><table class="policy-table"><caption>Support plans and '
+        '<div class="table-scroll" tabindex="0" role="region" aria-label="Support plans">'
+        '<table class="policy-table"><caption>Support plans and '
         'first-response targets (support hours only)</caption><thead><tr><th scope="col">Plan'
         '</th><th scope="col">Price</th><th scope="col">Support hours</th>'
         f'<th scope="col">Channels</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
@@ -102,7 +103,8 @@ def _coverage_table(policy: Policy) -> str:
             )
             body.append(f'<tr><th scope="row">{escape(t.title)}</th>{cells}</tr>')
     return (
-        '<div class="table-scroll"><table class="policy-table"><caption>What each plan covers'
+        '<div class="table-scroll" tabindex="0" role="region" aria-label="Coverage per plan">'
+        '<table class="policy-table"><caption>What each plan covers'
         f'</caption><thead><tr><th scope="col">Request</th>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>\n"
     )

@@ -29,6 +29,7 @@ from portal.db.engine import Database
 from portal.db.models import Upload
 from portal.sessions import check_csrf, csrf_token, session_id
 from portal.templating import render
+from portal.tickets.views import submit_reviewed
 from portal.views_policy import current_policy
 from portal.wizard import drafts
 from portal.wizard.flow import (
@@ -464,12 +465,7 @@ async def review(request: Request) -> Response:
     now = _now()
     if request.method == "POST":
         await _form(request)
-        # everything was checked again by _guard; the request is complete
-        ready = review_context(policy, data, now)
-        data["ready_at"] = now.isoformat()
-        await _save(request, data)
-        await _event(request, "ready", data["request_type"])
-        context = _context(request, policy, "review", data, **ready)
-        return render(request, "wizard/ready.html", context)
+        # everything was checked again by _guard: hand it over for verification
+        return await submit_reviewed(request, policy, data)
     context = _context(request, policy, "review", data, **review_context(policy, data, now))
     return render(request, "wizard/review.html", context)

@@ -65,7 +65,7 @@ def test_included_request_to_review(customer: Page, live_server: LiveServer) -> 
     expect(customer.locator(".review")).to_contain_text("550 5.1.1 mailbox unavailable")
     expect(customer.locator(".review")).to_contain_text("business hours")
     customer.get_by_role("button", name="Send request").click()
-    expect(customer.locator("h1")).to_have_text("Your request is complete")
+    expect(customer.locator("h1")).to_have_text("Check your email")
 
 
 def test_billable_request_must_accept_charges(customer: Page, live_server: LiveServer) -> None:

@@ -1,0 +1,481 @@
+"""Timing helpers, and the tasks that run in child processes.
+
+The parent (``run.py``) starts every measured step as a fresh interpreter with
+:func:`run_child`, so wall time includes interpreter start-up and imports, and the
+child's peak RSS is read from ``wait4()`` (largest single process) and from psutil
+polling (sum over the process tree, which counts pages shared by forked workers
+more than once).
+
+Child tasks: ``python bench/measure.py TASK JSON_ARGS`` prints one JSON object on the
+last line of stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+POLL_SECONDS = 0.05
+
+
+# --- helpers used by the parent ----------------------------------------------------
+
+
+@dataclass
+class ChildResult:
+    argv: list[str]
+    returncode: int | None  # None when it was stopped at the timeout
+    wall: float
+    max_rss_mb: float  # ru_maxrss of the largest process in the tree (wait4)
+    cpu: float  # user + system seconds of the child and the children it waited for
+    tree_rss_mb: float  # peak of the summed RSS of the process tree (psutil polling)
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    def json(self) -> dict[str, Any]:
+        """The JSON object a child task printed on its last stdout line."""
+        lines = [ln for ln in self.stdout.splitlines() if ln.strip()]
+        if not self.ok or not lines:
+            tail = (self.stderr or self.stdout)[-2000:]
+            raise RuntimeError(f"child failed (rc={self.returncode}): {tail}")
+        data: dict[str, Any] = json.loads(lines[-1])
+        return data
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    env.update(extra)
+    return env
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def run_child(
+    argv: Sequence[str],
+    *,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+) -> ChildResult:
+    """Run ``argv`` to completion, measuring wall time and peak RSS.
+
+    The child gets its own session; at the timeout the whole group is killed (these
+    are processes this harness started) and ``timed_out`` is set.
+    """
+    with (
+        tempfile.TemporaryFile(mode="w+", encoding="utf-8") as out,
+        tempfile.TemporaryFile(mode="w+", encoding="utf-8") as err,
+    ):
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            list(argv),
+            stdout=out,
+            stderr=err,
+            env=env or child_env(),
+            cwd=cwd,
+            start_new_session=True,
+        )
+        peak_tree = 0
+        status = None
+        rusage = None
+        timed_out = False
+        try:
+            while True:
+                pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    status, rusage = st, ru
+                    break
+                peak_tree = max(peak_tree, _tree_rss(proc.pid))
+                if timeout is not None and time.perf_counter() - started > timeout:
+                    timed_out = True
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    _, status, rusage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(POLL_SECONDS)
+        except BaseException:
+            if status is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                os.wait4(proc.pid, 0)
+            raise
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return ChildResult(
+            argv=list(argv),
+            returncode=None if timed_out else proc.returncode,
+            wall=wall,
+            max_rss_mb=(rusage.ru_maxrss / 1024) if rusage else 0.0,  # KiB on Linux
+            cpu=(rusage.ru_utime + rusage.ru_stime) if rusage else 0.0,
+            tree_rss_mb=peak_tree / 2**20,
+            stdout=out.read(),
+            stderr=err.read(),
+            timed_out=timed_out,
+        )
+
+
+def run_task(task: str, args: dict[str, Any], *, timeout: float | None = None) -> ChildResult:
+    """Run one of this module's child tasks in a fresh interpreter."""
+    return run_child(
+        [PYTHON, str(Path(__file__).resolve()), task, json.dumps(args)], timeout=timeout
+    )
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summarize_ms(seconds: Sequence[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in seconds]
+    return {
+        "n": len(ms),
+        "p50": percentile(ms, 50),
+        "p95": percentile(ms, 95),
+        "p99": percentile(ms, 99),
+        "mean": statistics.fmean(ms),
+        "max": max(ms),
+    }
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def serve_and_query(
+    build_dir: Path,
+    content_dir: Path,
+    queries: Sequence[str],
+    work_dir: Path,
+    *,
+    start_timeout: float = 60.0,
+    max_seconds: float = 90.0,
+) -> dict[str, Any]:
+    """Start ``uvicorn portal.asgi:app`` on 127.0.0.1, send the queries to /api/search
+    one after another, and read the server's RSS before and after. The server is
+    always stopped, whatever happens. Everything the app writes (database, uploads)
+    goes to ``work_dir``, which is also its working directory."""
+    import psutil
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    # never go through a proxy, whatever the environment says
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    env = child_env(
+        PORTAL_BUILD_DIR=str(build_dir),
+        PORTAL_CONTENT_DIR=str(content_dir),
+        PORTAL_DATABASE_URL=f"sqlite:///{work_dir / 'portal.db'}",
+        PORTAL_UPLOAD_DIR=str(work_dir / "uploads"),
+        PORTAL_ALLOWED_HOSTS="127.0.0.1,localhost",
+    )
+    argv = [
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "portal.asgi:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=work_dir,
+            start_new_session=True,
+        )
+        try:
+            ready = None
+            while time.perf_counter() - started < start_timeout:
+                if proc.poll() is not None:
+                    break
+                try:
+                    with opener.open(base + "/healthz", timeout=5) as resp:
+                        if resp.status == 200:
+                            ready = time.perf_counter() - started
+                            break
+                except (urllib.error.URLError, OSError):
+                    pass
+                time.sleep(0.1)
+            if ready is None:
+                log.seek(0)
+                raise RuntimeError(f"server did not become ready: {log.read()[-2000:]}")
+            server = psutil.Process(proc.pid)
+            rss_ready = server.memory_info().rss
+            times: list[float] = []
+            hits = 0
+            errors = 0
+            loop_started = time.perf_counter()
+            for q in queries:
+                if time.perf_counter() - loop_started > max_seconds:
+                    break
+                url = base + "/api/search?" + urllib.parse.urlencode({"q": q})
+                t0 = time.perf_counter()
+                try:
+                    with opener.open(url, timeout=10) as resp:
+                        data = json.loads(resp.read())
+                    hits += len(data.get("hits", []))
+                except (urllib.error.URLError, OSError, ValueError):
+                    errors += 1
+                times.append(time.perf_counter() - t0)
+            rss_after = server.memory_info().rss
+            return {
+                "ready_seconds": ready,
+                "requests": len(times),
+                "errors": errors,
+                "mean_hits": hits / max(1, len(times)),
+                "rss_ready_mb": rss_ready / 2**20,
+                "rss_after_mb": rss_after / 2**20,
+                "latency": summarize_ms(times) if times else {},
+            }
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+# --- child tasks ---------------------------------------------------------------------
+
+
+def task_build(args: dict[str, Any]) -> dict[str, Any]:
+    """One kb.build.build() call; the imports are part of what is measured."""
+    started = time.perf_counter()
+    from kb.build import BuildOptions, build
+
+    imported = time.perf_counter()
+    options = BuildOptions(
+        content_dir=Path(args["content_dir"]),
+        out_dir=Path(args["out_dir"]),
+        clean=bool(args.get("clean", False)),
+        use_git_dates=False,
+    )
+    if args.get("templates_dir"):  # a snapshot taken when the run started
+        options.templates_dir = Path(args["templates_dir"])
+        options.static_dir = Path(args["static_dir"])
+    if args.get("profile"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        report = profiler.runcall(build, options)
+        profiler.dump_stats(args["profile"])
+    else:
+        report = build(options)
+    data = asdict(report)
+    data["problems"] = len(report.problems)
+    data["import_seconds"] = imported - started
+    data["total_seconds"] = time.perf_counter() - started
+    return data
+
+
+@dataclass
+class _Timer:
+    name: str
+    run: Callable[[str], tuple[int, int]]  # query -> (hits, total)
+    times: list[float] = field(default_factory=list)
+    hits: int = 0
+    empty: int = 0
+
+
+def _plain_text(job: tuple[str, int]) -> str:
+    from kb.render import render_markdown
+
+    return render_markdown(job[0], body_line=job[1]).text
+
+
+def _fts_table(content_dir: Path, db_path: Path) -> tuple[sqlite3.Connection, dict[str, Any]]:
+    """A bare FTS5 table of the same articles (body = rendered plain text)."""
+    from kb import content as content_mod
+
+    started = time.perf_counter()
+    content = content_mod.load(content_dir)
+    loaded = time.perf_counter()
+    articles = [a for a in content.articles if not a.draft]
+    bodies = [(a.body, a.body_line) for a in articles]
+    if len(bodies) >= 500:  # like our builder: all cores, forked workers
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(os.cpu_count() or 1) as pool:
+            texts = pool.map(_plain_text, bodies, chunksize=64)
+    else:
+        texts = [_plain_text(b) for b in bodies]
+    rows = [(a.title, a.summary, text) for a, text in zip(articles, texts, strict=True)]
+    rendered = time.perf_counter()
+    con = sqlite3.connect(db_path)
+    con.execute(
+        "CREATE VIRTUAL TABLE docs USING fts5(title, summary, body, tokenize='porter unicode61')"
+    )
+    con.executemany("INSERT INTO docs(title, summary, body) VALUES (?, ?, ?)", rows)
+    con.commit()
+    done = time.perf_counter()
+    return con, {
+        "rows": len(rows),
+        "load_seconds": loaded - started,
+        "render_seconds": rendered - loaded,
+        "index_seconds": done - rendered,
+        "db_mb": db_path.stat().st_size / 2**20,
+    }
+
+
+FTS_SQL = (
+    "SELECT rowid, snippet(docs, 2, '<mark>', '</mark>', '…', 12), bm25(docs) "
+    "FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT 10"
+)
+
+
+def fts_match(query: str) -> str:
+    """Each word quoted (no FTS5 syntax can leak in), OR-ed."""
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in query.split())
+
+
+def task_search(args: dict[str, Any]) -> dict[str, Any]:
+    """Latency of kb.search.Searcher (default options and bare) and of FTS5.
+
+    The variants are interleaved query by query, in an order that rotates, so that a
+    noisy neighbour slows all of them alike.
+    """
+    from kb import layout
+    from kb.search import Searcher
+
+    out_dir = Path(args["out_dir"])
+    queries: list[str] = args["queries"]
+    warmup: int = args.get("warmup", 20)
+    searcher = Searcher(lambda: layout.index_dir(out_dir))
+
+    def ours(q: str) -> tuple[int, int]:
+        r = searcher.search(q, limit=10)
+        return len(r.hits), r.total
+
+    def bare(q: str) -> tuple[int, int]:
+        r = searcher.search(q, limit=10, snippets=False, facets=False)
+        return len(r.hits), r.total
+
+    timers = [_Timer("ours", ours), _Timer("ours_bare", bare)]
+    fts_info: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="kb-bench-fts-") as tmp:
+        con = None
+        if args.get("fts", True):
+            con, fts_info = _fts_table(Path(args["content_dir"]), Path(tmp) / "fts.db")
+            db = con
+
+            def fts(q: str) -> tuple[int, int]:
+                rows = db.execute(FTS_SQL, (fts_match(q),)).fetchall()
+                return len(rows), len(rows)
+
+            timers.append(_Timer("fts5", fts))
+        for q in queries[:warmup]:
+            for t in timers:
+                t.run(q)
+        for i, q in enumerate(queries):
+            k = i % len(timers)
+            for t in timers[k:] + timers[:k]:
+                t0 = time.perf_counter()
+                hits, _total = t.run(q)
+                t.times.append(time.perf_counter() - t0)
+                t.hits += hits
+                t.empty += hits == 0
+        if args.get("profile"):  # a separate pass: profiling must not skew the timings
+            import cProfile
+
+            profiler = cProfile.Profile()
+            for q in queries:
+                profiler.runcall(ours, q)
+            profiler.dump_stats(args["profile"])
+        if con is not None:
+            con.close()
+    result: dict[str, Any] = {"fts": fts_info, "queries": len(queries), "warmup": warmup}
+    for t in timers:
+        result[t.name] = summarize_ms(t.times) | {
+            "mean_hits": t.hits / len(queries),
+            "empty": t.empty,
+        }
+    dev = args.get("dev") or []
+    if dev:
+        found = 0
+        misses = []
+        for q, expected in dev:
+            slugs = [h.slug for h in searcher.search(q, limit=10).hits]
+            if any(e in slugs for e in expected):
+                found += 1
+            else:
+                misses.append(q)
+        result["dev"] = {"queries": len(dev), "found_top10": found, "misses": misses}
+    return result
+
+
+TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "build": task_build,
+    "search": task_search,
+}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3 or argv[1] not in TASKS:
+        print(f"usage: {argv[0]} {{{','.join(TASKS)}}} JSON_ARGS", file=sys.stderr)
+        return 2
+    result = TASKS[argv[1]](json.loads(argv[2]))
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

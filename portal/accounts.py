@@ -1,0 +1,361 @@
+"""The account directory: who may ask for support on which account.
+
+``portal accounts import FILE`` reads CSV or YAML, checks every row against the policy
+(plans, contact roles and how many of each), and imports all or nothing: a file with
+any error changes nothing. Importing the same file twice changes nothing the second
+time. Accounts not named in the file are left alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import delete, select
+
+from kb.policy import Policy
+from portal.db.engine import Database
+from portal.db.models import Account, Contact, Server
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$")
+CSV_COLUMNS = (
+    "account_id",
+    "account_name",
+    "plan",
+    "plan_ends",
+    "product_version",
+    "contact_email",
+    "contact_name",
+    "contact_role",
+    "servers",
+)
+
+
+@dataclass
+class ContactRow:
+    email: str
+    name: str
+    role: str
+
+
+@dataclass
+class ServerRow:
+    name: str
+    server_id: str
+    owner: str
+
+
+@dataclass
+class AccountRow:
+    id: str
+    name: str
+    plan: str
+    plan_ends: dt.date | None
+    product_version: str | None
+    line: int
+    contacts: list[ContactRow] = field(default_factory=list)
+    servers: list[ServerRow] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.created)} created, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged"
+        )
+
+
+def _date(value: Any, line: int, errors: list[str]) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        errors.append(f"line {line}: plan_ends '{value}' must be a date (YYYY-MM-DD)")
+        return None
+
+
+def _servers_from_text(text: str, line: int, errors: list[str]) -> list[ServerRow]:
+    servers = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        bits = [b.strip() for b in part.split(":")]
+        if len(bits) not in (2, 3):
+            errors.append(f"line {line}: server '{part}' must be name:id or name:id:owner")
+            continue
+        servers.append(ServerRow(bits[0], bits[1], bits[2] if len(bits) == 3 else "own"))
+    return servers
+
+
+def parse_csv(text: str) -> tuple[list[AccountRow], list[str]]:
+    """One row per contact; account columns repeat and must agree."""
+    errors: list[str] = []
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [
+        c
+        for c in ("account_id", "plan", "contact_email", "contact_role")
+        if c not in (reader.fieldnames or [])
+    ]
+    if missing:
+        return [], [f"line 1: missing column(s): {', '.join(missing)}"]
+    unknown = [c for c in reader.fieldnames or [] if c not in CSV_COLUMNS]
+    if unknown:
+        errors.append(f"line 1: unknown column(s): {', '.join(unknown)}")
+    accounts: dict[str, AccountRow] = {}
+    for row in reader:
+        line = reader.line_num
+        account_id = (row.get("account_id") or "").strip()
+        name = (row.get("account_name") or "").strip() or account_id
+        plan = (row.get("plan") or "").strip()
+        ends = _date((row.get("plan_ends") or "").strip(), line, errors)
+        version = (row.get("product_version") or "").strip() or None
+        account = accounts.get(account_id)
+        if account is None:
+            account = AccountRow(account_id, name, plan, ends, version, line)
+            accounts[account_id] = account
+        elif (account.plan, account.plan_ends, account.product_version) != (plan, ends, version):
+            errors.append(
+                f"line {line}: account '{account_id}' has a different plan, end date or "
+                f"version than on line {account.line}"
+            )
+        account.contacts.append(
+            ContactRow(
+                (row.get("contact_email") or "").strip().lower(),
+                (row.get("contact_name") or "").strip(),
+                (row.get("contact_role") or "").strip(),
+            )
+        )
+        if row.get("servers"):
+            known = {(s.name, s.server_id) for s in account.servers}
+            for server in _servers_from_text(row["servers"], line, errors):
+                if (server.name, server.server_id) not in known:
+                    account.servers.append(server)
+    return list(accounts.values()), errors
+
+
+def parse_yaml(text: str) -> tuple[list[AccountRow], list[str]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [], [f"line {mark.line + 1 if mark else 1}: not valid YAML"]
+    if not isinstance(data, dict) or not isinstance(data.get("accounts"), list):
+        return [], ["line 1: the file must have a list under 'accounts:'"]
+    lines: list[int] = []
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == "accounts" and isinstance(value, yaml.SequenceNode):
+                lines = [item.start_mark.line + 1 for item in value.value]
+    errors: list[str] = []
+    rows: list[AccountRow] = []
+    for i, item in enumerate(data["accounts"]):
+        line = lines[i] if i < len(lines) else 1
+        if not isinstance(item, dict):
+            errors.append(f"line {line}: each account must be a mapping")
+            continue
+        unknown = set(item) - {
+            "id",
+            "name",
+            "plan",
+            "plan_ends",
+            "product_version",
+            "contacts",
+            "servers",
+        }
+        if unknown:
+            errors.append(f"line {line}: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+        row = AccountRow(
+            id=str(item.get("id") or ""),
+            name=str(item.get("name") or item.get("id") or ""),
+            plan=str(item.get("plan") or ""),
+            plan_ends=_date(item.get("plan_ends"), line, errors),
+            product_version=str(item["product_version"]) if item.get("product_version") else None,
+            line=line,
+        )
+        for contact in item.get("contacts") or []:
+            if not isinstance(contact, dict):
+                errors.append(f"line {line}: contacts must be mappings with email, name, role")
+                continue
+            row.contacts.append(
+                ContactRow(
+                    str(contact.get("email") or "").strip().lower(),
+                    str(contact.get("name") or "").strip(),
+                    str(contact.get("role") or "").strip(),
+                )
+            )
+        for server in item.get("servers") or []:
+            if not isinstance(server, dict):
+                errors.append(f"line {line}: servers must be mappings with name, id, owner")
+                continue
+            row.servers.append(
+                ServerRow(
+                    str(server.get("name") or ""),
+                    str(server.get("id") or ""),
+                    str(server.get("owner") or "own"),
+                )
+            )
+        rows.append(row)
+    return rows, errors
+
+
+def validate(policy: Policy, rows: list[AccountRow]) -> list[str]:
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    for row in rows:
+        where = f"line {row.line}"
+        if not _ID.match(row.id):
+            errors.append(f"{where}: account id '{row.id}' must be 2-40 letters, digits, . _ -")
+        if row.id in seen:
+            errors.append(f"{where}: account '{row.id}' also on line {seen[row.id]}")
+        seen[row.id] = row.line
+        if row.plan not in policy.plans:
+            errors.append(f"{where}: unknown plan '{row.plan}' (one of {', '.join(policy.plans)})")
+        if not row.contacts:
+            errors.append(f"{where}: account '{row.id}' has no contacts")
+        emails = Counter(c.email for c in row.contacts)
+        for email, n in emails.items():
+            if n > 1:
+                errors.append(f"{where}: contact {email} is listed {n} times")
+        for contact in row.contacts:
+            if len(contact.email) > 254 or not _EMAIL.match(contact.email):
+                errors.append(f"{where}: '{contact.email}' is not an email address")
+            if policy.contacts.roles and policy.contacts.role(contact.role) is None:
+                roles = ", ".join(r.id for r in policy.contacts.roles)
+                errors.append(f"{where}: unknown role '{contact.role}' (one of {roles})")
+        per_role = Counter(c.role for c in row.contacts)
+        for role in policy.contacts.roles:
+            if role.max is not None and per_role.get(role.id, 0) > role.max:
+                errors.append(
+                    f"{where}: {per_role[role.id]} {role.name.lower()}s; at most {role.max} allowed"
+                )
+        total = policy.contacts.max_total
+        if total is not None and len(row.contacts) > total:
+            errors.append(f"{where}: {len(row.contacts)} contacts; at most {total} allowed")
+        for server in row.servers:
+            if not server.name or not server.server_id:
+                errors.append(f"{where}: every server needs a name and an id")
+            if server.owner not in ("own", "upstream"):
+                errors.append(f"{where}: server owner must be 'own' or 'upstream'")
+    return errors
+
+
+def _snapshot(account: Account | None, contacts: list[Contact], servers: list[Server]) -> Any:
+    if account is None:
+        return None
+    return (
+        account.name,
+        account.plan,
+        account.plan_ends,
+        account.product_version,
+        sorted((c.email, c.name, c.role) for c in contacts),
+        sorted((s.name, s.server_id, s.owner) for s in servers),
+    )
+
+
+def import_rows(db: Database, rows: list[AccountRow]) -> ImportReport:
+    """Upsert the accounts in one transaction."""
+    report = ImportReport()
+    with db.session() as session:
+        for row in rows:
+            account = session.get(Account, row.id)
+            contacts = list(session.scalars(select(Contact).where(Contact.account_id == row.id)))
+            servers = list(session.scalars(select(Server).where(Server.account_id == row.id)))
+            before = _snapshot(account, contacts, servers)
+            wanted = (
+                row.name,
+                row.plan,
+                row.plan_ends,
+                row.product_version,
+                sorted((c.email, c.name, c.role) for c in row.contacts),
+                sorted((s.name, s.server_id, s.owner) for s in row.servers),
+            )
+            if before == wanted:
+                report.unchanged.append(row.id)
+                continue
+            if account is None:
+                account = Account(id=row.id)
+                session.add(account)
+                report.created.append(row.id)
+            else:
+                report.updated.append(row.id)
+            account.name, account.plan = row.name, row.plan
+            account.plan_ends, account.product_version = row.plan_ends, row.product_version
+            session.flush()
+            session.execute(delete(Contact).where(Contact.account_id == row.id))
+            session.execute(delete(Server).where(Server.account_id == row.id))
+            session.add_all(
+                Contact(account_id=row.id, email=c.email, name=c.name, role=c.role)
+                for c in row.contacts
+            )
+            session.add_all(
+                Server(account_id=row.id, name=s.name, server_id=s.server_id, owner=s.owner)
+                for s in row.servers
+            )
+    return report
+
+
+def import_file(db: Database, policy: Policy, path: Path) -> ImportReport:
+    text = path.read_text("utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        rows, errors = parse_yaml(text)
+    else:
+        rows, errors = parse_csv(text)
+    errors += validate(policy, rows)
+    if errors:
+        return ImportReport(errors=errors)
+    return import_rows(db, rows)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """A listed contact of an account, as the directory knows them."""
+
+    account_id: str
+    account_name: str
+    plan: str
+    plan_ends: dt.date | None
+    product_version: str | None
+    email: str
+    name: str
+    role: str
+    servers: tuple[tuple[str, str, str], ...]
+
+
+def find_sender(db: Database, account_id: str, email: str) -> Sender | None:
+    with db.session() as session:
+        account = session.get(Account, account_id)
+        if account is None:
+            return None
+        contact = session.scalars(
+            select(Contact).where(Contact.account_id == account_id, Contact.email == email.lower())
+        ).first()
+        if contact is None:
+            return None
+        servers = session.scalars(select(Server).where(Server.account_id == account_id))
+        return Sender(
+            account.id,
+            account.name,
+            account.plan,
+            account.plan_ends,
+            account.product_version,
+            contact.email,
+            contact.name,
+            contact.role,
+            tuple((s.name, s.server_id, s.owner) for s in servers),
+        )

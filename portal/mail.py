@@ -1,0 +1,82 @@
+"""Sending mail: SMTP when ``PORTAL_SMTP_URL`` is set, the console otherwise.
+
+Messages are built with the standard library's EmailMessage under the SMTP policy,
+which refuses CR/LF in headers; names and subjects are flattened to one line first.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formataddr
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+log = logging.getLogger("portal.mail")
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """Header-safe text: no CR, LF or other control characters."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
+
+
+def build(sender: str, to: str, subject: str, body: str, *, sender_name: str = "") -> EmailMessage:
+    message = EmailMessage(policy=SMTP)
+    message["From"] = formataddr((one_line(sender_name), sender)) if sender_name else sender
+    message["To"] = one_line(to, 254)
+    message["Subject"] = one_line(subject)
+    message.set_content(body)
+    return message
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class ConsoleMailer:
+    """Development: print mail instead of sending it."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        self.sent.append(message)
+        log.warning("mail (console, PORTAL_SMTP_URL is not set):\n%s", message.as_string())
+
+
+class SmtpMailer:
+    """``smtp://[user:pass@]host[:port][?starttls=1]`` or ``smtps://…`` (implicit TLS)."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("PORTAL_SMTP_URL must start with smtp:// or smtps://")
+        self.tls = parts.scheme == "smtps"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (465 if self.tls else 25)
+        self.user = unquote(parts.username or "")
+        self.password = unquote(parts.password or "")
+        query = parse_qs(parts.query)
+        self.starttls = query.get("starttls", ["0"])[0] in ("1", "true", "yes")
+        self.timeout = timeout
+
+    def send(self, message: EmailMessage) -> None:
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.tls:
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp:
+            if self.starttls:
+                smtp.starttls(context=context)
+            if self.user:
+                smtp.login(self.user, self.password)
+            smtp.send_message(message)
+
+
+def mailer_for(smtp_url: str) -> Mailer:
+    return SmtpMailer(smtp_url) if smtp_url else ConsoleMailer()

@@ -1,0 +1,1 @@
+"""Filing tickets: verification links, durable storage, delivery, status pages."""

@@ -1,0 +1,177 @@
+"""The outbox: every email and webhook is first a row, then a delivery.
+
+Rows are written in the same transaction as the ticket they belong to, so nothing
+acknowledged is ever lost; a worker delivers due rows, retrying with exponential
+backoff until the server accepts them. Several processes may run workers: a row is
+claimed with a conditional UPDATE before it is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from portal import mail
+from portal.db.engine import Database
+from portal.db.models import Outbox
+
+log = logging.getLogger("portal.outbox")
+BASE_DELAY = 30  # seconds before the first retry; doubles each time
+MAX_DELAY = 3600
+LOCK_SECONDS = 120
+
+
+def enqueue_email(
+    session: Session, to: str, subject: str, body: str, *, purpose: str, ticket: str | None = None
+) -> None:
+    session.add(
+        Outbox(
+            kind="email",
+            recipient=to,
+            subject=subject,
+            body=body,
+            purpose=purpose,
+            ticket_number=ticket,
+        )
+    )
+
+
+def enqueue_webhook(
+    session: Session, url: str, payload: dict[str, Any], *, purpose: str, ticket: str | None = None
+) -> None:
+    session.add(
+        Outbox(
+            kind="webhook",
+            recipient=url,
+            body=json.dumps(payload, sort_keys=True),
+            purpose=purpose,
+            ticket_number=ticket,
+        )
+    )
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1)))
+
+
+@dataclass
+class Delivery:
+    delivered: int = 0
+    failed: int = 0
+
+
+class Deliverer:
+    def __init__(
+        self,
+        db: Database,
+        mailer: mail.Mailer,
+        *,
+        sender: str,
+        sender_name: str = "",
+        webhook_secret: str,
+        timeout: float = 10.0,
+    ) -> None:
+        self.db = db
+        self.mailer = mailer
+        self.sender = sender
+        self.sender_name = sender_name
+        self.webhook_secret = webhook_secret
+        self.timeout = timeout
+
+    def _claim(self, now: dt.datetime, limit: int) -> list[Outbox]:
+        with self.db.session() as session:
+            due = session.scalars(
+                select(Outbox)
+                .where(
+                    Outbox.delivered_at.is_(None),
+                    Outbox.next_attempt_at <= now,
+                    or_(Outbox.locked_until.is_(None), Outbox.locked_until < now),
+                )
+                .order_by(Outbox.next_attempt_at, Outbox.id)
+                .limit(limit)
+            ).all()
+            claimed = []
+            for row in due:
+                result = session.execute(
+                    update(Outbox)
+                    .where(
+                        Outbox.id == row.id,
+                        or_(Outbox.locked_until.is_(None), Outbox.locked_until < now),
+                    )
+                    .values(locked_until=now + dt.timedelta(seconds=LOCK_SECONDS))
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append(row)
+            return claimed
+
+    def _send(self, row: Outbox) -> None:
+        if row.kind == "email":
+            self.mailer.send(
+                mail.build(
+                    self.sender, row.recipient, row.subject, row.body, sender_name=self.sender_name
+                )
+            )
+        elif row.kind == "webhook":
+            body = row.body.encode("utf-8")
+            request = urllib.request.Request(  # noqa: S310 - the URL comes from settings
+                row.recipient,
+                data=body,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Portal-Signature": signature(self.webhook_secret, body),
+                    "X-Portal-Delivery": str(row.id),
+                },
+            )
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                if not 200 <= response.status < 300:
+                    raise OSError(f"webhook answered {response.status}")
+        else:
+            raise ValueError(f"unknown outbox kind {row.kind!r}")
+
+    def deliver_due(self, now: dt.datetime | None = None, *, limit: int = 50) -> Delivery:
+        now = now or dt.datetime.now(dt.UTC)
+        result = Delivery()
+        for row in self._claim(now, limit):
+            error = ""
+            try:
+                self._send(row)
+            except Exception as exc:  # any failure: keep the row and retry later
+                error = f"{type(exc).__name__}: {exc}"[:500]
+            with self.db.session() as session:
+                fresh = session.get(Outbox, row.id)
+                if fresh is None:
+                    continue
+                fresh.attempts += 1
+                fresh.locked_until = None
+                if error:
+                    fresh.last_error = error
+                    fresh.next_attempt_at = now + backoff(fresh.attempts)
+                    result.failed += 1
+                    log.warning("outbox %s (%s) failed: %s", row.id, row.purpose, error)
+                else:
+                    fresh.delivered_at = now
+                    fresh.last_error = ""
+                    result.delivered += 1
+        return result
+
+
+def pending(db: Database, *, include_delivered: bool = False, limit: int = 100) -> list[Outbox]:
+    with db.session() as session:
+        query = select(Outbox).order_by(Outbox.id.desc()).limit(limit)
+        if not include_delivered:
+            query = query.where(Outbox.delivered_at.is_(None))
+        return list(session.scalars(query))
