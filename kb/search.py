@@ -12,6 +12,7 @@ words, so field syntax, wildcards and very long input cannot make a query expens
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -24,8 +25,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from whoosh import highlight, index, query, scoring, sorting
-from whoosh.analysis import StemmingAnalyzer
+from whoosh import index, query, scoring, sorting
+from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemmingAnalyzer
 from whoosh.fields import ID, STORED, TEXT, Schema
 
 SYNONYMS_FILE = "synonyms.json"
@@ -36,17 +37,21 @@ MAX_FUZZY_CHARS = 24
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 _ANALYZER = StemmingAnalyzer()
-_FIELDS_BOOSTS = {"title": 4.0, "keywords": 3.0, "summary": 2.0, "tags": 2.0, "body": 1.0}
+# words as written (no stemming, no stop words), for "did you mean" corrections
+_SPELL_ANALYZER = RegexTokenizer() | LowercaseFilter()
+# three matching fields: fewer posting lists per query word means faster queries
+_FIELDS_BOOSTS = {"title": 4.0, "keywords": 2.5, "body": 1.0}
 
 
 def _schema() -> Schema:
     return Schema(
         slug=ID(stored=True, unique=True),
         title=TEXT(analyzer=_ANALYZER, stored=True, field_boost=_FIELDS_BOOSTS["title"]),
+        # the customer phrasings, tags and the one-sentence summary
         keywords=TEXT(analyzer=_ANALYZER, field_boost=_FIELDS_BOOSTS["keywords"]),
-        summary=TEXT(analyzer=_ANALYZER, stored=True, field_boost=_FIELDS_BOOSTS["summary"]),
-        tags=TEXT(analyzer=_ANALYZER, field_boost=_FIELDS_BOOSTS["tags"]),
-        body=TEXT(analyzer=_ANALYZER, stored=True, chars=True, spelling=True),
+        body=TEXT(analyzer=_ANALYZER, stored=True),
+        spell=TEXT(analyzer=_SPELL_ANALYZER, phrase=False),
+        summary=STORED(),
         category=ID(stored=True),
         category_title=STORED(),
         url=STORED(),
@@ -71,10 +76,10 @@ class SearchDoc:
         return {
             "slug": self.slug,
             "title": self.title,
-            "keywords": "\n".join(self.keywords),
+            "keywords": "\n".join((*self.keywords, " ".join(self.tags), self.summary)),
             "summary": self.summary,
-            "tags": " ".join(self.tags),
             "body": self.body,
+            "spell": "\n".join((self.title, *self.keywords, self.summary, self.body)),
             "category": self.category,
             "category_title": self.category_title,
             "url": self.url,
@@ -225,14 +230,44 @@ def stems(text: str) -> list[str]:
     return _stems(text[:MAX_QUERY_CHARS])
 
 
-class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]
-    between = " … "
+_SNIPPET_CHARS = 240
 
-    def _text(self, text: str) -> str:
-        return escape(text, quote=False)
 
-    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
-        return f"<mark>{escape(highlight.get_text(text, token, replace), quote=False)}</mark>"
+def snippet(text: str, stems_: list[str], *, size: int = _SNIPPET_CHARS) -> str:
+    """A window of ``text`` around the query's words, escaped, with <mark>s.
+
+    Words are found by their stems as prefixes (Porter stems are prefixes of the
+    words they come from), in one regular-expression pass over the stored text.
+    """
+    if not text:
+        return ""
+    usable = sorted({s for s in stems_ if len(s) >= 2}, key=len, reverse=True)
+    if not usable:
+        return escape(text[:size]) + ("…" if len(text) > size else "")
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in usable) + r")\w*", re.IGNORECASE)
+    matches = list(itertools.islice(pattern.finditer(text), 200))
+    if not matches:
+        return escape(text[:size]) + ("…" if len(text) > size else "")
+    # the window that shows the most different query words
+    best, best_score = matches[0].start(), -1
+    for m in matches:
+        start = m.start()
+        inside = {x.group(0).lower()[:4] for x in matches if start <= x.start() < start + size}
+        if len(inside) > best_score:
+            best, best_score = start, len(inside)
+    start = max(0, best - 60)
+    if start:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < best else start
+    end = min(len(text), start + size)
+    parts, last = [], start
+    for m in pattern.finditer(text, start, end):
+        parts.append(escape(text[last : m.start()]))
+        parts.append(f"<mark>{escape(m.group(0))}</mark>")
+        last = m.end()
+    parts.append(escape(text[last:end]))
+    body = " ".join("".join(parts).split())
+    return ("… " if start else "") + body + (" …" if end < len(text) else "")
 
 
 class _Synonyms:
@@ -355,7 +390,7 @@ class Searcher:
             if known or not (4 <= len(word) <= MAX_FUZZY_CHARS) or not word.isalpha():
                 corrected.append(word)
                 continue
-            corrector = corrector or searcher.corrector("body")
+            corrector = corrector or searcher.corrector("spell")
             # nearest first: whoosh ranks suggestions within maxdist by frequency
             options = corrector.suggest(word, limit=1, maxdist=1)
             if not options and len(word) >= 5:
@@ -419,21 +454,19 @@ class Searcher:
             options["maptype"] = sorting.Count
         results = searcher.search_page(q, page, pagelen=limit, **options)
         hits: list[Hit] = []
-        if snippets:
-            results.results.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
-            results.results.formatter = _MarkFormatter()
+        marks = [s for w in words(suggestion or text) for s in _stems(w)] + words(text)
         for hit in results:
-            snippet = hit.highlights("body", top=2) if snippets else ""
             stored = hit.fields()
-            if not snippet:
-                snippet = escape(stored.get("summary", ""), quote=False)
+            text_snippet = snippet(stored.get("body", ""), marks) if snippets else ""
+            if not text_snippet:
+                text_snippet = escape(stored.get("summary", ""), quote=False)
             hits.append(
                 Hit(
                     slug=stored["slug"],
                     title=stored["title"],
                     url=stored["url"],
                     summary=stored.get("summary", ""),
-                    snippet=snippet,
+                    snippet=text_snippet,
                     category=stored.get("category", ""),
                     category_title=stored.get("category_title", ""),
                     score=float(hit.score or 0.0),

@@ -44,8 +44,9 @@ def test_typo_finds_the_article_and_suggests(searcher: Searcher) -> None:
 
 def test_synonyms_expand_at_query_time(searcher: Searcher) -> None:
     assert "reset-password" in slugs(searcher.search("passwd"))
-    assert slugs(searcher.search("e-mail clients"))[0] == "mail-setup"
-    assert slugs(searcher.search("email clients"))[0] == "mail-setup"
+    # "mail" only appears in mail-setup's summary: found through the synonym
+    assert slugs(searcher.search("configure e-mail clients"))[0] == "mail-setup"
+    assert slugs(searcher.search("configure email clients"))[0] == "mail-setup"
 
 
 def test_title_is_boosted(searcher: Searcher) -> None:
