@@ -40,6 +40,10 @@ check: install
 test: install browser-deps lint check
 	$(BIN)/pytest -q
 
+## Live preview for content editors: rebuilds on save, reloads open tabs, shows drafts.
+preview: install
+	$(BIN)/portal serve --reload
+
 bench: install
 	$(BIN)/python -m pip install -q -e ".[test,bench]"
 	$(BIN)/python bench/run.py

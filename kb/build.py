@@ -57,6 +57,7 @@ class BuildOptions:
     site_name: str = "Support Portal"
     clean: bool = False
     include_drafts: bool = False
+    preview: bool = False  # pages load the live-reload script
     procs: int = max(1, os.cpu_count() or 1)
     directive: DirectiveResolver | None = None
     directive_digest: str = ""  # changes when the facts behind directives change
@@ -354,7 +355,7 @@ def _environment(options: BuildOptions) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(site_name=options.site_name, static_site=True)
+    env.globals.update(site_name=options.site_name, static_site=True, preview=options.preview)
     env.filters["tagfile"] = tag_file_name
     return env
 
@@ -365,6 +366,7 @@ def _env_digest(options: BuildOptions) -> str:
         options.base_url,
         options.site_name,
         options.include_drafts,
+        options.preview,
     ]
     for base in (options.templates_dir, options.static_dir):
         for path in sorted(base.rglob("*")):

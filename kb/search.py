@@ -374,6 +374,7 @@ class Searcher:
         corrector = None
         pairs: list[tuple[str, str]] = []
         corrected: list[str] = []
+        unknown: set[str] = set()
         changed = False
         for word in words(text):
             word_stems = _stems(word)
@@ -387,6 +388,8 @@ class Searcher:
                 for s in word_stems
                 for f in ("title", "body", "keywords")
             )
+            if not known:
+                unknown.add(word)
             if known or not (4 <= len(word) <= MAX_FUZZY_CHARS) or not word.isalpha():
                 corrected.append(word)
                 continue
@@ -420,7 +423,13 @@ class Searcher:
             stem, _, fixes = packed.partition("\x00")
             options_q = [_any_field([stem])]
             options_q += [_any_field([fix], boost=0.7) for fix in fixes.split("|") if fix]
-            if i == last and 3 <= len(word) <= MAX_FUZZY_CHARS and word.isalpha():
+            # a last word the index does not know is probably still being typed
+            if (
+                i == last
+                and word in unknown
+                and 3 <= len(word) <= MAX_FUZZY_CHARS
+                and word.isalpha()
+            ):
                 options_q += [query.Prefix(f, word, boost=0.5) for f in ("title", "keywords")]
             concepts.append(query.Or(options_q))
         q = query.Or(concepts, scale=0.9) if len(concepts) > 1 else concepts[0]

@@ -23,6 +23,7 @@ from portal.db.engine import Database
 from portal.knowledge import KnowledgeBase
 from portal.mail import mailer_for
 from portal.policy_store import PolicyStore
+from portal.preview import Preview
 from portal.security import AllowedHostsMiddleware, SecurityHeadersMiddleware
 from portal.sessions import SessionMiddleware
 from portal.templating import make_templates, render
@@ -46,6 +47,13 @@ def ensure_built(settings: Settings) -> bool:
     report = build_from_settings(settings, clean=True)
     log.warning(report.summary())
     return True
+
+
+async def preview_events(request: Request) -> Response:
+    preview: Preview | None = request.app.state.preview
+    if preview is None:
+        return Response("Not found", status_code=404, media_type="text/plain")
+    return await preview.events(request)
 
 
 async def healthz(request: Request) -> Response:
@@ -112,12 +120,17 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(app.state.db.upgrade)
-        if build_if_missing:
+        preview: Preview | None = app.state.preview
+        if preview is not None:
+            await anyio.to_thread.run_sync(preview.rebuild)
+        elif build_if_missing:
             await anyio.to_thread.run_sync(ensure_built, settings)
         app.state.outbox_wake = anyio.Event()
         async with anyio.create_task_group() as tasks:
             if run_outbox:
                 tasks.start_soon(_outbox_worker, app)
+            if preview is not None:
+                tasks.start_soon(preview.watch)
             yield
             tasks.cancel_scope.cancel()
         app.state.db.dispose()
@@ -146,6 +159,7 @@ def create_app(
         ),
         Route("/api/requests", tickets.api_requests, methods=["POST"], name="api_requests"),
         Route("/healthz", healthz, name="healthz"),
+        Route("/_preview/events", preview_events, name="preview_events"),
         Mount("/static", StaticFiles(directory=str(DEFAULT_STATIC)), name="static"),
         Route("/{path:path}", views_kb.site_file, name="site"),
     ]
@@ -165,5 +179,6 @@ def create_app(
     app.state.settings = settings
     app.state.kb = KnowledgeBase(settings.build_dir)
     app.state.policy = PolicyStore(settings.policy_file)
-    app.state.templates = make_templates(settings.site_name)
+    app.state.templates = make_templates(settings.site_name, preview=settings.preview)
+    app.state.preview = Preview(settings) if settings.preview else None
     return app

@@ -25,6 +25,7 @@ def build_options(
     include_drafts: bool = False,
     progress: Callable[[int, int], None] | None = None,
     policy: Policy | None = None,
+    preview: bool = False,
 ) -> BuildOptions:
     if policy is None:
         policy, _ = load_settings_policy(settings)
@@ -38,6 +39,7 @@ def build_options(
         progress=progress,
         directive=resolver(policy) if policy else None,
         directive_digest=policy.digest if policy else "",
+        preview=preview,
     )
 
 

@@ -22,6 +22,13 @@ CONTENT_OPTION = click.option(
 )
 
 
+OUT_OPTION = click.option(
+    "--out",
+    "build_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Build directory: site, search index (default: $PORTAL_BUILD_DIR or ./build).",
+)
 POLICY_OPTION = click.option(
     "--policy",
     "policy_file",
@@ -67,13 +74,7 @@ def main() -> None:
 
 @main.command()
 @CONTENT_OPTION
-@click.option(
-    "--out",
-    "build_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Output directory (default: $PORTAL_BUILD_DIR or ./build).",
-)
+@OUT_OPTION
 @click.option("--clean", is_flag=True, help="Rebuild everything from scratch.")
 @click.option("--drafts", is_flag=True, help="Include draft articles (preview builds).")
 @POLICY_OPTION
@@ -122,14 +123,26 @@ def build(
     help="github prints GitHub Actions annotations.",
 )
 @POLICY_OPTION
-def check(content_dir: Path | None, output_format: str, policy_file: Path | None) -> None:
+@click.option(
+    "--stale",
+    is_flag=True,
+    help="Also list articles not updated for $PORTAL_STALE_DAYS days (default 365).",
+)
+def check(
+    content_dir: Path | None, output_format: str, policy_file: Path | None, stale: bool
+) -> None:
     """Validate content and policy; print path:line: message per problem, exit 1 if any."""
     from kb.policy.directives import resolver
     from kb.policy.load import check_article_references
     from portal.building import load_settings_policy
 
     settings = _settings(content_dir=content_dir, policy_file=policy_file)
-    content = content_mod.load(settings.content_dir)
+    git_dates = None
+    if stale:
+        from kb.gitdates import last_commit_dates
+
+        git_dates = last_commit_dates(settings.content_dir)
+    content = content_mod.load(settings.content_dir, git_dates=git_dates)
     policy, policy_problems = load_settings_policy(settings)
     problems = [
         p.__class__(str(settings.content_dir / p.path), p.line, p.message)
@@ -143,6 +156,22 @@ def check(content_dir: Path | None, output_format: str, policy_file: Path | None
     if policy is not None:
         slugs = {a.slug for a in content.articles if not a.draft}
         problems += check_article_references(policy, slugs, str(settings.policy_file))
+    if stale:
+        import datetime as dt
+
+        from kb.problems import Problem
+
+        today = dt.date.today()
+        for a in content.articles:
+            if a.updated is not None and (today - a.updated).days > settings.stale_days:
+                problems.append(
+                    Problem(
+                        str(settings.content_dir / a.path),
+                        a.line_of("updated"),
+                        f"stale: last updated {a.updated.isoformat()} "
+                        f"({(today - a.updated).days} days ago); review it and bump 'updated'",
+                    )
+                )
     for problem in problems:
         click.echo(problem.github() if output_format == "github" else str(problem))
     if problems:
@@ -159,13 +188,7 @@ def check(content_dir: Path | None, output_format: str, policy_file: Path | None
 @CONTENT_OPTION
 @click.option("--limit", type=click.IntRange(1, 50), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the same JSON as /api/search.")
-@click.option(
-    "--out",
-    "build_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Build directory holding the index (default: $PORTAL_BUILD_DIR or ./build).",
-)
+@OUT_OPTION
 @POLICY_OPTION
 def search(
     query: str,
@@ -198,12 +221,19 @@ def search(
 @click.option("--host", default=None, help="Address to listen on (default: $PORTAL_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default: $PORTAL_PORT).")
 @click.option("--workers", type=int, default=1, show_default=True)
+@click.option(
+    "--reload",
+    "live",
+    is_flag=True,
+    help="Live preview for editors: watch content, rebuild, reload open tabs; drafts shown.",
+)
 @CONTENT_OPTION
 @POLICY_OPTION
 def serve(
     host: str | None,
     port: int | None,
     workers: int,
+    live: bool,
     content_dir: Path | None,
     policy_file: Path | None,
 ) -> None:
@@ -217,7 +247,17 @@ def serve(
         os.environ["PORTAL_CONTENT_DIR"] = str(content_dir)
     if policy_file is not None:
         os.environ["PORTAL_POLICY"] = str(policy_file)
+    if live:
+        # drafts never reach the public build: the preview has its own build directory
+        os.environ["PORTAL_PREVIEW"] = "1"
+        os.environ["PORTAL_BUILD_DIR"] = str(Settings.from_env().build_dir) + "-preview"
+        workers = 1
     settings = _settings()
+    if live:
+        click.echo(
+            f"Live preview of {settings.content_dir} on http://{host or settings.host}:"
+            f"{port or settings.port}/ (drafts shown; pages reload when files change)"
+        )
     uvicorn.run(
         "portal.asgi:app",
         host=host or settings.host,
@@ -225,6 +265,8 @@ def serve(
         workers=workers,
         proxy_headers=False,
         log_level="info",
+        # open event streams (live preview) must not hold a shutdown for long
+        timeout_graceful_shutdown=3,
     )
 
 
@@ -242,13 +284,7 @@ def serve(
 @click.option("--json", "as_json", is_flag=True, help="Print the same JSON as POST /api/triage.")
 @CONTENT_OPTION
 @POLICY_OPTION
-@click.option(
-    "--out",
-    "build_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Build directory holding the index (default: $PORTAL_BUILD_DIR or ./build).",
-)
+@OUT_OPTION
 def triage(
     text: str,
     plan: str | None,
@@ -494,3 +530,22 @@ def tickets_audit(limit: int) -> None:
             f"{entry.at.isoformat(timespec='seconds')}  {entry.kind:<16} "
             f"{entry.account_id:<12} {entry.email}  {entry.detail}"
         )
+
+
+@main.command()
+@click.argument("title")
+@click.option("--category", required=True, help="Category folder, e.g. hosting.")
+@CONTENT_OPTION
+def new(title: str, category: str, content_dir: Path | None) -> None:
+    """Create an article with complete front matter (as a draft) and print its path."""
+    import datetime as dt
+
+    from kb.scaffold import new_article
+
+    settings = _settings(content_dir=content_dir)
+    try:
+        path, slug = new_article(settings.content_dir, title, category, today=dt.date.today())
+    except (FileExistsError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {path}")
+    click.echo(f"preview: {settings.base_url}articles/{slug}.html  (run `portal serve --reload`)")

@@ -89,6 +89,17 @@ SETTINGS: tuple[Setting, ...] = (
         "5/3600,20/3600",
         "Filing-link emails per address and per client, as count/seconds.",
     ),
+    Setting(
+        "PORTAL_PREVIEW",
+        "0",
+        "1: live preview for editors (drafts shown, pages reload on change); "
+        "`portal serve --reload` sets it.",
+    ),
+    Setting(
+        "PORTAL_STALE_DAYS",
+        "365",
+        "`portal check --stale` lists articles not updated for this many days.",
+    ),
     Setting("PORTAL_HOST", "127.0.0.1", "Address `portal serve` listens on."),
     Setting("PORTAL_PORT", "8000", "Port `portal serve` listens on."),
     Setting("PORTAL_HTTPS", "0", "Set to 1 behind HTTPS: adds HSTS and Secure cookies."),
@@ -131,6 +142,8 @@ class Settings:
     host: str
     port: int
     https: bool
+    preview: bool = False
+    stale_days: int = 365
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -167,6 +180,8 @@ class Settings:
             "host": _env("PORTAL_HOST", "127.0.0.1"),
             "port": int(_env("PORTAL_PORT", "8000")),
             "https": _env("PORTAL_HTTPS", "0") in ("1", "true", "yes"),
+            "preview": _env("PORTAL_PREVIEW", "0") in ("1", "true", "yes"),
+            "stale_days": int(_env("PORTAL_STALE_DAYS", "365")),
         }
         values.update(overrides)
         if not values["webhook_secret"]:

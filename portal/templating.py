@@ -16,10 +16,10 @@ from starlette.responses import Response
 from kb.build import DEFAULT_TEMPLATES, tag_file_name
 
 
-def make_templates(site_name: str) -> Jinja2Blocks:
+def make_templates(site_name: str, *, preview: bool = False) -> Jinja2Blocks:
     templates = Jinja2Blocks(directory=str(DEFAULT_TEMPLATES))
     env = templates.env
-    env.globals.update(site_name=site_name, static_site=False, root="/")
+    env.globals.update(site_name=site_name, static_site=False, root="/", preview=preview)
     env.filters["tagfile"] = tag_file_name
     env.trim_blocks = True
     env.lstrip_blocks = True

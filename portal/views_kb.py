@@ -7,7 +7,13 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 
 from kb.search import SearchResult
 from portal import analytics
@@ -63,10 +69,30 @@ async def site_file(request: Request) -> Response:
         target = kb.alias_target(match.group(1))
         if target:
             return RedirectResponse(f"/articles/{target}.html", status_code=301)
+        preview = request.app.state.preview
+        if preview is not None and match.group(1) in preview.problems:
+            return _with_problems(request, kb.file(rel), preview.problems[match.group(1)])
     page = kb.file(rel)
     if page is None:
         return not_found(request)
     return _serve(page)
+
+
+def _with_problems(request: Request, page: Any, problems: list[Any]) -> Response:
+    """Preview: the article's problems on top of its last good page, or instead of it."""
+    banner = bytes(
+        render(
+            request, "_preview_problems.html", {"problems": problems, "built": page is not None}
+        ).body
+    ).decode("utf-8")
+    if page is None:
+        return render(
+            request, "preview_problems.html", {"problems": problems, "preview_reload": True}
+        )
+    html = page.read_text("utf-8")
+    marker = '<main id="main"'
+    at = html.find(">", html.find(marker)) + 1 if marker in html else 0
+    return HTMLResponse(html[:at] + banner + html[at:], headers={"Cache-Control": "no-store"})
 
 
 def _search(request: Request, limit: int, *, facets: bool = True) -> SearchResult:

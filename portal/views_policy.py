@@ -10,20 +10,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kb.content import load_synonyms
-from kb.policy import Policy
 from kb.policy.calendar import describe_holidays
 from kb.policy.directives import STATUS_LABELS
 from kb.policy.engine import describe_rate, money
-from portal.policy_store import PolicyStore
 from portal.templating import render
 from portal.triage import TriageError, TriageRequest, triage
+from portal.web import policy_or_none
 
 MAX_BODY = 16 * 1024
 
 
-def current_policy(request: Request) -> Policy | None:
-    store: PolicyStore = request.app.state.policy
-    return store.get()
+current_policy = policy_or_none
 
 
 def _no_policy(request: Request) -> Response:

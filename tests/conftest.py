@@ -17,12 +17,22 @@ import pytest
 from starlette.testclient import TestClient
 
 from kb.build import build
+from kb.policy import Policy, load_policy
 from portal.app import create_app
 from portal.building import build_options
 from portal.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
+
+
+@pytest.fixture(scope="module")
+def policy(request: pytest.FixtureRequest) -> Policy:
+    """The policy file named by the test module's PACK, loaded once per module."""
+    loaded, problems = load_policy(request.module.PACK)
+    assert problems == []
+    assert loaded is not None
+    return loaded
 
 
 def write_tree(base: Path, files: dict[str, str]) -> Path:
@@ -163,7 +173,7 @@ def stop_server(server: LiveServer) -> None:
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.process.kill()
-        server.process.wait(timeout=10)
+        server.process.wait(timeout=10)  # reap it either way
 
 
 @pytest.fixture(scope="session")

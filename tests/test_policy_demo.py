@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kb.policy import Policy, load_policy
+from kb.policy import Policy
 from kb.policy.engine import (
     Facts,
     check_version,
@@ -23,18 +23,11 @@ from kb.policy.suggest import suggest
 from tests.conftest import CONTENT
 
 BERLIN = ZoneInfo("Europe/Berlin")
+PACK = CONTENT / "policy.yaml"  # the `policy` fixture (tests/conftest.py) loads it
 
 
 def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=BERLIN)
-
-
-@pytest.fixture(scope="module")
-def policy() -> Policy:
-    loaded, problems = load_policy(CONTENT / "policy.yaml")
-    assert problems == []
-    assert loaded is not None
-    return loaded
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@ filing link, the customer's status page, and POST /api/requests."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -14,12 +13,13 @@ from starlette.responses import JSONResponse, Response
 
 from kb.policy import Policy
 from portal import analytics
-from portal.config import Settings
-from portal.db.engine import Database
 from portal.sessions import check_csrf, csrf_token, session_id
 from portal.templating import render
 from portal.tickets import service, tokens
-from portal.views_policy import current_policy
+from portal.web import database as _db
+from portal.web import now as _now
+from portal.web import policy as _policy
+from portal.web import settings as _settings
 from portal.wizard import drafts
 from portal.wizard.flow import (
     check_choose,
@@ -29,27 +29,6 @@ from portal.wizard.flow import (
 )
 
 MAX_API_BODY = 64 * 1024
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _policy(request: Request) -> Policy:
-    policy = current_policy(request)
-    if policy is None:
-        raise HTTPException(503, "This portal has no support policy configured.")
-    return policy
 
 
 def _client(request: Request) -> str:

@@ -30,7 +30,9 @@ from portal.db.models import Upload
 from portal.sessions import check_csrf, csrf_token, session_id
 from portal.templating import render
 from portal.tickets.views import submit_reviewed
-from portal.views_policy import current_policy
+from portal.web import database as _db
+from portal.web import now as _now
+from portal.web import policy as _policy
 from portal.wizard import drafts
 from portal.wizard.flow import (
     OPTIONAL_DETAILS,
@@ -62,22 +64,6 @@ STEP_TITLES = {
 }
 MAX_FORM_FIELDS = 60
 MAX_FORM_FILES = 2
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def _policy(request: Request) -> Policy:
-    policy = current_policy(request)
-    if policy is None:
-        raise HTTPException(503, "This portal has no support policy configured.")
-    return policy
 
 
 async def _form(request: Request, *, files: bool = False) -> FormData:

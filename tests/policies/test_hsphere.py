@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kb.policy import Policy, load_policy
+from kb.policy import Policy
 from kb.policy.calendar import is_open
 from kb.policy.engine import (
     Facts,
@@ -31,14 +31,6 @@ NY = ZoneInfo("America/New_York")
 def ny(text: str) -> dt.datetime:
     """A wall-clock time in New York (the pack's zone for the page's 'EST')."""
     return dt.datetime.fromisoformat(text).replace(tzinfo=NY)
-
-
-@pytest.fixture(scope="module")
-def policy() -> Policy:
-    loaded, problems = load_policy(PACK)
-    assert problems == []
-    assert loaded is not None
-    return loaded
 
 
 # --- coverage per plan -----------------------------------------------------------------

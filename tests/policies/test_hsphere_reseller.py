@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kb.policy import Policy, load_policy
+from kb.policy import Policy
 from kb.policy.engine import (
     ROLE_NOT_ALLOWED,
     VERSION_UNSUPPORTED,
@@ -32,14 +32,6 @@ NY = ZoneInfo("America/New_York")
 
 def ny(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=NY)
-
-
-@pytest.fixture(scope="module")
-def policy() -> Policy:
-    loaded, problems = load_policy(PACK)
-    assert problems == []
-    assert loaded is not None
-    return loaded
 
 
 @pytest.mark.parametrize(

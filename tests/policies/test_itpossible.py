@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kb.policy import Policy, load_policy
+from kb.policy import Policy
 from kb.policy.engine import (
     ROLE_NOT_ALLOWED,
     Facts,
@@ -31,14 +31,6 @@ JNB = ZoneInfo("Africa/Johannesburg")
 
 def jnb(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=JNB)
-
-
-@pytest.fixture(scope="module")
-def policy() -> Policy:
-    loaded, problems = load_policy(PACK)
-    assert problems == []
-    assert loaded is not None
-    return loaded
 
 
 # --- coverage: general (free), advanced (paid), unsupported, roles ----------------------

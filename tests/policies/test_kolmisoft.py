@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kb.policy import Policy, load_policy
+from kb.policy import Policy
 from kb.policy.calendar import is_open
 from kb.policy.engine import (
     Facts,
@@ -32,14 +32,6 @@ VILNIUS = ZoneInfo("Europe/Vilnius")
 def lt(text: str) -> dt.datetime:
     """A wall-clock time in Lithuania."""
     return dt.datetime.fromisoformat(text).replace(tzinfo=VILNIUS)
-
-
-@pytest.fixture(scope="module")
-def policy() -> Policy:
-    loaded, problems = load_policy(PACK)
-    assert problems == []
-    assert loaded is not None
-    return loaded
 
 
 @pytest.mark.parametrize(
