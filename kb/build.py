@@ -181,7 +181,7 @@ def _load_content(options: BuildOptions, state: _State) -> Content:
     root = options.content_dir
     stats: dict[str, tuple[int, int, str]] = {}
     for rel, full in content_mod.article_files(root):
-        st = full.stat()
+        st = os.stat(full)
         old = state.stats.get(rel)
         if old and old[0] == st.st_mtime_ns and old[1] == st.st_size and rel in state.parsed:
             stats[rel] = old
@@ -250,7 +250,10 @@ def listing_digest(article: Article) -> str:
 
 
 def _related(
-    articles: list[Article], links: dict[str, list[str]], state: _State
+    articles: list[Article],
+    links: dict[str, list[str]],
+    state: _State,
+    listing: dict[str, str],
 ) -> dict[str, list[str]]:
     """Up to RELATED_LIMIT related slugs per article: the articles it links to, then
     same-category articles sharing the most tags. Recomputed only for categories
@@ -259,10 +262,11 @@ def _related(
     for a in articles:
         by_category[a.category].append(a)
     known = frozenset(a.slug for a in articles)
+    known_digest = _hash(sorted(known))  # sorted: a set's order changes between processes
     result: dict[str, list[str]] = {}
     cache: dict[str, tuple[str, dict[str, list[str]]]] = {}
     for category, members in by_category.items():
-        digest = _hash([(listing_digest(a), links.get(a.slug, [])) for a in members], known)
+        digest = _hash([(listing[a.slug], links.get(a.slug, [])) for a in members], known_digest)
         cached = state.related.get(category)
         if cached is not None and cached[0] == digest:
             chosen_by_slug = cached[1]
@@ -337,14 +341,14 @@ class _Writer:
 
 
 def _hardlink_tree(src: Path, dst: Path) -> None:
-    for dirpath, _dirnames, filenames in os.walk(src):
-        rel = os.path.relpath(dirpath, src)
-        target_dir = dst if rel == "." else dst / rel
-        target_dir.mkdir(parents=True, exist_ok=True)
+    source, target = str(src), str(dst)
+    for dirpath, _dirnames, filenames in os.walk(source):
+        target_dir = target + dirpath[len(source) :]
+        os.makedirs(target_dir, exist_ok=True)
         for name in filenames:
             if name.endswith(".tmp") or name.endswith("WRITELOCK"):
                 continue
-            os.link(os.path.join(dirpath, name), target_dir / name)
+            os.link(os.path.join(dirpath, name), os.path.join(target_dir, name))
 
 
 def _environment(options: BuildOptions) -> jinja2.Environment:
@@ -422,7 +426,8 @@ def _manifest(
 
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
+    # no indent: json's C encoder only runs without one
+    tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), "utf-8")
     os.replace(tmp, path)
 
 
@@ -531,7 +536,8 @@ def _build_into(
         links[a.slug] = cached[1]
         if cached[2]:
             has_directives.add(a.slug)
-    related = _related(published, links, state)
+    listing = {a.slug: listing_digest(a) for a in published}
+    related = _related(published, links, state, listing)
     inbound: dict[str, int] = defaultdict(int)
     for source, targets in links.items():
         for target in set(targets):
@@ -539,6 +545,8 @@ def _build_into(
                 inbound[target] += 1
 
     # which articles need rendering: changed pages or changed index documents
+    fragments_dir = site.parent / layout.FRAGMENTS
+    fragment_files = set(os.listdir(fragments_dir)) if fragments_dir.is_dir() else set()
     page_fp: dict[str, str] = {}
     doc_digest: dict[str, str] = {}
     to_render: list[Article] = []
@@ -549,7 +557,7 @@ def _build_into(
             a.digest,
             a.updated,
             category.title,
-            [(r, listing_digest(by_slug[r])) for r in related.get(a.slug, []) if r in by_slug],
+            [(r, listing[r]) for r in related.get(a.slug, []) if r in by_slug],
             [(s, s in slugs) for s in links.get(a.slug, [])],
             options.directive_digest if uses else "",
         )
@@ -558,7 +566,7 @@ def _build_into(
         )
         page_changed = writer.needs(article_path(a.slug), page_fp[a.slug])
         doc_changed = state.index_digests.get(a.slug) != doc_digest[a.slug] or previous is None
-        fragment_missing = not (site.parent / layout.FRAGMENTS / f"{a.slug}.html").exists()
+        fragment_missing = f"{a.slug}.html" not in fragment_files
         if page_changed or doc_changed or fragment_missing:
             to_render.append(a)
     jobs = [(a.slug, _body(options, a), a.body_line, slugs, options.directive) for a in to_render]
@@ -590,7 +598,7 @@ def _build_into(
         if options.progress and total > 500 and (done % 200 == 0 or done == total):
             options.progress(done, total)
 
-    _write_listings(options, env, writer, content, published, inbound)
+    _write_listings(options, env, writer, content, published, inbound, listing)
 
     # search index
     docs = [
@@ -642,6 +650,7 @@ def _write_listings(
     content: Content,
     published: list[Article],
     inbound: dict[str, int],
+    listing: dict[str, str],
 ) -> None:
     categories = sorted(content.categories.values(), key=lambda c: (c.order, c.title))
     in_category: dict[str, list[Article]] = defaultdict(list)
@@ -658,7 +667,7 @@ def _write_listings(
     popular = [a for a in popular if inbound.get(a.slug)]
 
     def digests(items: list[Article]) -> list[str]:
-        return [listing_digest(a) for a in items]
+        return [listing[a.slug] for a in items]
 
     cat_summary = [
         (c.slug, c.title, c.description, digests(in_category[c.slug][:5]), len(in_category[c.slug]))

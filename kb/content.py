@@ -208,15 +208,17 @@ def parse_synonyms(text: str) -> list[list[str]]:
 
 def article_files(root: Path) -> Iterable[tuple[str, Path]]:
     """Yield (relative posix path, absolute path) of every article file, sorted."""
-    base = root / ARTICLES_DIR
-    found: list[tuple[str, Path]] = []
+    base = os.path.join(root, ARTICLES_DIR)
+    root_len = len(str(root).rstrip("/")) + 1
+    found: list[tuple[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             if name.endswith(".md") and not name.startswith("."):
-                full = Path(dirpath) / name
-                found.append((full.relative_to(root).as_posix(), full))
-    return sorted(found)
+                full = os.path.join(dirpath, name)
+                found.append((full[root_len:].replace(os.sep, "/"), full))
+    found.sort()
+    return [(rel, Path(full)) for rel, full in found]
 
 
 ParsedCache = dict[str, tuple[str, Article | None, list[Problem]]]
