@@ -292,17 +292,15 @@ class _Synonyms:
         return found
 
 
-def _field_query(fieldname: str, stems: list[str]) -> query.Query:
+def _field_query(fieldname: str, stems: list[str], boost: float = 1.0) -> query.Query:
     if len(stems) == 1:
-        return query.Term(fieldname, stems[0])
-    return query.Phrase(fieldname, stems)
+        return query.Term(fieldname, stems[0], boost=boost)
+    return query.Phrase(fieldname, stems, boost=boost)
 
 
-def _any_field(stems: list[str], boost: float = 1.0) -> query.Query:
-    q = query.Or([_field_query(f, stems) for f in _FIELDS_BOOSTS])
-    if boost != 1.0:
-        q = query.Or([q], boost=boost)
-    return q
+def _any_field(stems: list[str], boost: float = 1.0) -> list[query.Query]:
+    """The stems in any matching field (a flat list: nested Ors are slower to match)."""
+    return [_field_query(f, stems, boost) for f in _FIELDS_BOOSTS]
 
 
 class Searcher:
@@ -413,16 +411,19 @@ class Searcher:
             if covered & set(range(start, end)):
                 continue
             covered.update(range(start, end))
-            options_q = [_any_field(stems[start:end])]
-            options_q += [_any_field(alt, boost=0.8) for alt in alternatives]
+            options_q = _any_field(stems[start:end])
+            for alt in alternatives:
+                options_q += _any_field(alt, boost=0.8)
             concepts.append(query.Or(options_q))
         last = len(pairs) - 1
         for i, (word, packed) in enumerate(pairs):
             if i in covered:
                 continue
             stem, _, fixes = packed.partition("\x00")
-            options_q = [_any_field([stem])]
-            options_q += [_any_field([fix], boost=0.7) for fix in fixes.split("|") if fix]
+            options_q = _any_field([stem])
+            for fix in fixes.split("|"):
+                if fix:
+                    options_q += _any_field([fix], boost=0.7)
             # a last word the index does not know is probably still being typed
             if (
                 i == last
