@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import anyio
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -24,7 +25,11 @@ from portal.knowledge import KnowledgeBase
 from portal.mail import mailer_for
 from portal.policy_store import PolicyStore
 from portal.preview import Preview
-from portal.security import AllowedHostsMiddleware, SecurityHeadersMiddleware
+from portal.security import (
+    AllowedHostsMiddleware,
+    BodySizeLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
 from portal.sessions import SessionMiddleware
 from portal.templating import make_templates, render
 from portal.tickets import views as tickets
@@ -112,6 +117,27 @@ async def _outbox_worker(app: Starlette) -> None:
         wake = app.state.outbox_wake = anyio.Event()
 
 
+async def database_down(request: Request, exc: Exception) -> Response:
+    """The database is unreachable: say so plainly; nothing was half-written (every
+    change is one transaction)."""
+    log.error("database unavailable: %s", exc)
+    message = (
+        "We cannot reach our database right now, so nothing was saved. "
+        "Please try again in a few minutes; what you typed is still in your browser "
+        "(use the back button)."
+    )
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": message}, status_code=503, headers={"Retry-After": "60"})
+    response = render(
+        request,
+        "message.html",
+        {"title": "Temporarily unavailable", "message": message},
+        status_code=503,
+    )
+    response.headers["Retry-After"] = "60"
+    return response
+
+
 def create_app(
     settings: Settings | None = None, *, build_if_missing: bool = True, run_outbox: bool = True
 ) -> Starlette:
@@ -155,6 +181,9 @@ def create_app(
         Route("/request/confirm", tickets.confirm, methods=["GET", "POST"], name="confirm"),
         Route("/tickets/{number}", tickets.status_page, name="ticket"),
         Route(
+            "/tickets/{number}/attachments/{upload}", tickets.attachment, name="ticket_attachment"
+        ),
+        Route(
             "/tickets/{number}/{kind}", tickets.add_to_ticket, methods=["POST"], name="ticket_add"
         ),
         Route("/api/requests", tickets.api_requests, methods=["POST"], name="api_requests"),
@@ -166,13 +195,15 @@ def create_app(
     middleware = [
         Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts),
         Middleware(SecurityHeadersMiddleware, https=settings.https),
+        # uploads plus room for the other fields; nothing else needs more
+        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes + 256 * 1024),
         Middleware(SessionMiddleware, secret_key=settings.secret_key, https=settings.https),
     ]
     app = Starlette(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, OperationalError: database_down},
     )
     app.state.db = Database(settings.database_url)
     app.state.outbox_wake = None  # an anyio.Event once the loop runs

@@ -4,15 +4,16 @@ filing link, the customer's status page, and POST /api/requests."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from kb.policy import Policy
-from portal import analytics
+from portal import analytics, uploads
 from portal.sessions import check_csrf, csrf_token, session_id
 from portal.templating import render
 from portal.tickets import service, tokens
@@ -254,3 +255,27 @@ async def api_requests(request: Request) -> Response:
         return JSONResponse({"error": result.message}, status_code=429)
     wake_outbox(request)
     return JSONResponse({"message": result.message}, status_code=202)
+
+
+async def attachment(request: Request) -> Response:
+    """A ticket's attachment for its customer: always a download, never rendered."""
+    number = _status_number(request, request.query_params.get("token", ""))
+    view = await run_in_threadpool(service.load_ticket, _db(request), number)
+    upload = next(
+        (u for u in (view.attachments if view else []) if u.id == request.path_params["upload"]),
+        None,
+    )
+    path = uploads.path_of(_settings(request).upload_dir, upload.id) if upload else None
+    if upload is None or path is None:
+        raise HTTPException(404, "No such attachment.")
+    quoted = urllib.parse.quote(upload.filename, safe="")
+    return FileResponse(
+        path,
+        media_type=upload.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quoted}",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -77,6 +77,8 @@ async def _form(request: Request, *, files: bool = False) -> FormData:
             max_part_size=settings.max_upload_bytes + 1024,
         )
     except HTTPException as exc:
+        if exc.status_code == 413:
+            raise
         if "exceeded maximum size" in str(exc.detail) or "Part exceeded" in str(exc.detail):
             limit = settings.max_upload_bytes // (1024 * 1024)
             raise HTTPException(413, f"The upload is too large; the limit is {limit} MB.") from exc

@@ -1,0 +1,331 @@
+"""Bad input (OWASP ASVS 5.0 L1/L2): injection, uploads, oversized bodies, CSRF,
+redirects, cookies, mail headers, tokens. Each test names the requirement it covers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from kb.render import render_markdown
+from portal import mail, uploads
+from portal.app import create_app
+from portal.config import Settings
+from portal.tickets import tokens
+from portal.wizard.flow import check_choose, check_describe
+from tests.test_wizard_http import describe, png, post, token
+
+VECTORS = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "<svg onload=alert(1)>",
+    "javascript:alert(1)",
+    "&#60;script&#62;alert(1)&#60;/script&#62;",
+    "%3Cscript%3Ealert(1)%3C/script%3E",
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">x</a>',
+    '<div hx-get="/admin" hx-trigger="load">x</div>',
+    '<button hx-on:click="alert(1)">x</button>',
+    "{{7*7}}{% raw %}",
+]
+RAW = re.compile(
+    r"<script>alert|<img src=x|<svg onload|<a href=\"data:|<div hx-get|<button hx-on", re.I
+)
+
+
+def assert_escaped(html: str) -> None:
+    assert not RAW.search(html), RAW.search(html)
+
+
+@pytest.mark.parametrize("vector", VECTORS)
+def test_customer_text_is_escaped_in_every_step(browser_client: TestClient, vector: str) -> None:
+    """ASVS 1.2.1, 1.2.2, 1.3.1: output encoding of untrusted text in pages and fragments."""
+    c = browser_client
+    describe(c, f"mail {vector}")
+    assert_escaped(c.get("/request/choose").text)
+    fragment = c.post("/request/suggest", data={"text": vector, "csrf_token": token(c)})
+    assert_escaped(fragment.text)
+    post(
+        c,
+        "/request/choose",
+        {
+            "request_type": "website-not-loading",
+            "account": "HH-10234",
+            "email": "a@example.com",
+            "plan": "standard",
+            "role": "primary",
+            "tz": "Europe/Berlin",
+        },
+    )
+    post(c, "/request/coverage", {})
+    r = post(
+        c,
+        "/request/details",
+        {
+            "detail_url": vector,
+            "detail_error_message": vector,
+            "detail_occurred_at": "2026-01-05T09:40",
+            "detail_doing": vector,
+            "priority": "high",
+        },
+    )
+    assert r.status_code == 303
+    review = c.get("/request/review").text
+    assert_escaped(review)
+    assert "&lt;" in review or "&amp;" in review or vector.startswith(("javascript", "%", "{"))
+    search = c.get("/search", params={"q": vector})
+    assert_escaped(search.text)
+
+
+def test_template_syntax_in_input_is_not_evaluated(browser_client: TestClient) -> None:
+    describe(browser_client, "total {{7*7}} and {% for x in y %}")
+    page = browser_client.get("/request/choose").text
+    assert "{{7*7}}" in page and ">49<" not in page
+
+
+UPLOADS = [
+    ("evil.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "image/svg+xml"),
+    ("page.png", b"<html><script>alert(1)</script></html>", "image/png"),
+    ("fake.jpg", b"GIF89a....", "image/jpeg"),
+    ("empty.png", b"", "image/png"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "ctype"), UPLOADS)
+def test_uploads_are_checked_by_content(
+    browser_client: TestClient, name: str, data: bytes, ctype: str
+) -> None:
+    """ASVS 5.2.1, 5.2.2: type and size checked on the server, by content."""
+    c = browser_client
+    describe(c, "site shows an error")
+    post(
+        c,
+        "/request/choose",
+        {
+            "request_type": "website-not-loading",
+            "account": "HH-10234",
+            "email": "a@example.com",
+            "plan": "standard",
+            "role": "primary",
+        },
+    )
+    post(c, "/request/coverage", {})
+    r = post(
+        c,
+        "/request/details",
+        {"priority": "high"},
+        files={"detail_screenshot": (name, data, ctype)},
+    )
+    assert r.status_code == 422
+    assert "Only PNG, JPEG or WebP images" in r.text or "The file is empty" in r.text
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\windows\\win.ini", "win.ini"),
+        ("shot\r\nContent-Type: text/html.png", "html.png"),
+        ("shot\r\nX-Injected: 1.png", "shotX-Injected: 1.png"),
+        ('a"b<c>.png', "abc.png"),
+        ("\x00\x01.png", "png"),
+        ("", "screenshot"),
+    ],
+)
+def test_upload_names_cannot_traverse_or_inject(raw: str, clean: str) -> None:
+    """ASVS 5.3.2: file names from users never become paths or headers."""
+    assert uploads.safe_filename(raw) == clean
+
+
+def test_polyglot_is_stored_but_only_ever_downloaded(tmp_path: Path) -> None:
+    """ASVS 5.2.2 (polyglot): a PNG that is also HTML is kept as an image file with a
+    random name; it is served as an attachment with nosniff and a sandbox CSP."""
+    polyglot = png() + b"<html><script>alert(1)</script></html>"
+    stored = uploads.store(tmp_path, "x.png", polyglot, max_bytes=10_000)
+    assert stored.content_type == "image/png"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", stored.id)
+    assert uploads.path_of(tmp_path, "../" + stored.id) is None
+
+
+def test_oversized_and_many_part_bodies_are_refused(browser_client: TestClient) -> None:
+    """Huge urlencoded bodies and 1,000-part multipart bodies never reach the parser."""
+    c = browser_client
+    csrf = token(c)
+    huge = c.post(
+        "/request",
+        content=b"text=" + b"a" * (8 * 1024 * 1024),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert huge.status_code == 413
+
+    def chunks() -> Any:
+        for _ in range(200):
+            yield b"a" * 65536
+
+    chunked = c.post(
+        "/request", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert chunked.status_code == 413
+    files = {f"f{i}": (f"{i}.txt", b"x", "text/plain") for i in range(1000)}
+    many = c.post("/request", data={"csrf_token": csrf}, files=files)
+    assert many.status_code == 400
+    fields = "&".join(f"k{i}=v" for i in range(1000))
+    many_fields = c.post(
+        "/request",
+        content=f"csrf_token={csrf}&{fields}".encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert many_fields.status_code == 400
+
+
+def test_no_open_redirects(browser_client: TestClient) -> None:
+    """ASVS 3.7.2: no redirect target comes from the request."""
+    for url in ["/request?next=https://evil.example", "/search?next=//evil.example&q=x"]:
+        r = browser_client.get(url, follow_redirects=False)
+        assert r.status_code == 200
+    r = post(browser_client, "/request", {"text": "hello there", "next": "https://evil.example"})
+    assert r.headers["location"] == "/request/choose"
+
+
+def test_every_state_change_needs_csrf(browser_client: TestClient) -> None:
+    """ASVS 3.5.1, 3.5.3: every form and htmx POST; no GET changes state."""
+    c = browser_client
+    c.get("/request")
+    for url in [
+        "/request",
+        "/request/suggest",
+        "/request/solved",
+        "/request/restart",
+        "/request/choose",
+        "/request/coverage",
+        "/request/details",
+        "/request/review",
+        "/request/confirm",
+        "/tickets/T-AAAA-AAAA/comment",
+        "/tickets/T-AAAA-AAAA/feedback",
+    ]:
+        r = c.post(url, data={"text": "x"}, follow_redirects=False)
+        assert r.status_code in (403, 303), url  # 303: redirected to the first step first
+        if r.status_code == 303:
+            assert c.post(r.headers["location"], data={"text": "x"}).status_code == 403
+
+
+def test_session_cookie_flags(app: Any, demo_settings: Settings) -> None:
+    """ASVS 3.3: session cookies HttpOnly, SameSite, and Secure behind HTTPS; HSTS."""
+    with TestClient(app) as c:
+        cookie = c.get("/request").headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    from dataclasses import replace
+
+    secure = create_app(replace(demo_settings, https=True), run_outbox=False)
+    with TestClient(secure, base_url="https://testserver") as c:
+        r = c.get("/request")
+        assert "Secure" in r.headers["set-cookie"]
+        assert r.headers["strict-transport-security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize(
+    "evil",
+    ["Hello\r\nBcc: victim@example.com", "Hi\nSubject: spoof", "x\x00y\x0bz", "é" * 500],
+)
+def test_mail_headers_cannot_be_injected(evil: str) -> None:
+    """Names and subjects are flattened to one line; the SMTP policy refuses the rest."""
+    message = mail.build("support@example.com", "to@example.com", evil, "body", sender_name=evil)
+    text = message.as_string()
+    header_lines = text.replace("\r\n", "\n").split("\n\n", 1)[0].split("\n")
+    names = [line.split(":", 1)[0] for line in header_lines if line and not line[0].isspace()]
+    assert names.count("Subject") == 1
+    assert "Bcc" not in names
+    assert "\x00" not in text
+
+
+def test_client_rate_limit(app: Any, demo_settings: Settings) -> None:
+    """ASVS 2.4.1: many verification requests from one client are throttled."""
+    import datetime as dt
+
+    from portal.tickets import service
+
+    settings = Settings.from_env(**{**demo_settings.__dict__, "rate_limit_client": (2, 3600)})
+    policy = app.state.policy.get()
+    data = {"email": "", "account": "HH-1", "request_type": "email-not-working", "text": "x"}
+    now = dt.datetime.now(dt.UTC)
+    results = [
+        service.submit(
+            app.state.db,
+            policy,
+            settings,
+            {**data, "email": f"u{i}@rate.example"},
+            client="203.0.113.7",
+            now=now,
+        ).throttled
+        for i in range(3)
+    ]
+    assert results == [False, False, True]
+
+
+def test_database_unavailable_is_a_clear_503(app: Any, browser_client: TestClient) -> None:
+    from portal.db.engine import Database
+
+    csrf = token(browser_client)
+    real = app.state.db
+    app.state.db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    try:
+        r = browser_client.post("/request", data={"text": "hello there", "csrf_token": csrf})
+        assert r.status_code == 503
+        assert "nothing was saved" in r.text
+        api = browser_client.post("/api/requests", json={"text": "x"})
+        assert api.status_code in (422, 503)
+    finally:
+        app.state.db = real
+
+
+@given(st.text(max_size=40), st.sampled_from([tokens.FILE_REQUEST, tokens.TICKET_STATUS]))
+@settings(max_examples=60, deadline=None)
+def test_tokens_round_trip_and_reject_tampering(value: str, purpose: str) -> None:
+    """ASVS 9.1.1, 9.2.1: signed, purpose-bound; any change to a token breaks it."""
+    made = tokens.make("k", purpose, value)
+    assert tokens.read("k", purpose, made, 60) == value
+    other = tokens.FILE_REQUEST if purpose == tokens.TICKET_STATUS else tokens.TICKET_STATUS
+    with pytest.raises(tokens.TokenError):
+        tokens.read("k", other, made, 60)
+    with pytest.raises(tokens.TokenError):
+        tokens.read("other-key", purpose, made, 60)
+    flipped = ("A" if made[0] != "A" else "B") + made[1:]  # the payload's first byte
+    with pytest.raises(tokens.TokenError):
+        tokens.read("k", purpose, flipped, 60)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["text", "request_type", "account", "email", "plan", "role", "version", "tz"]
+        ),
+        st.text(max_size=60),
+    )
+)
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_form_checks_never_crash(form: dict[str, str]) -> None:
+    """Any form input gets field errors, never an exception."""
+    from kb.policy import load_policy
+    from tests.conftest import CONTENT
+
+    policy, _ = load_policy(CONTENT / "policy.yaml")
+    assert policy is not None
+    check_describe(form)
+    checked = check_choose(policy, form)
+    assert checked.ok or checked.errors
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=300, deadline=None)
+def test_markdown_rendering_fuzz(text: str) -> None:
+    """A short fuzz of the Markdown path: never raises, never emits raw markup."""
+    html = render_markdown(text + "\n<script>x</script> [a](javascript:x)").html
+    assert "<script" not in html.lower()
+    assert 'href="javascript:' not in html.lower()
