@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 from sqlalchemy.exc import OperationalError
@@ -23,6 +24,7 @@ from portal.config import Settings
 from portal.db.engine import Database
 from portal.knowledge import KnowledgeBase
 from portal.mail import mailer_for
+from portal.openapi import openapi
 from portal.policy_store import PolicyStore
 from portal.preview import Preview
 from portal.security import (
@@ -70,6 +72,25 @@ async def healthz(request: Request) -> Response:
     )
 
 
+def api_route(path: str, endpoint: Any, method: str) -> Route:
+    """A JSON API route that answers other methods with 405 and an Allow header
+    (instead of falling through to the site's catch-all route)."""
+    allowed = {method, "HEAD"} if method == "GET" else {method}
+
+    async def guarded(request: Request) -> Response:
+        if request.method not in allowed:
+            return JSONResponse(
+                {"error": "Method Not Allowed"},
+                status_code=405,
+                headers={"Allow": ", ".join(sorted(allowed))},
+            )
+        response: Response = await endpoint(request)
+        return response
+
+    every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+    return Route(path, guarded, methods=every, name=endpoint.__name__)
+
+
 ERROR_TITLES = {
     400: "We could not read that",
     403: "That did not work",
@@ -84,14 +105,17 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404 and request.method == "GET":
         return views_kb.not_found(request)
+    headers = dict(exc.headers or {})  # e.g. Allow on 405
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-    return render(
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
+    response = render(
         request,
         "message.html",
         {"title": ERROR_TITLES.get(exc.status_code, "Something went wrong"), "message": exc.detail},
         status_code=exc.status_code,
     )
+    response.headers.update(headers)
+    return response
 
 
 async def _outbox_worker(app: Starlette) -> None:
@@ -164,10 +188,10 @@ def create_app(
     routes = [
         Route("/", views_kb.home, name="home"),
         Route("/search", views_kb.search_page, name="search"),
-        Route("/api/search", views_kb.search_api, name="api_search"),
+        api_route("/api/search", views_kb.search_api, "GET"),
         Route("/plans", views_policy.plans_page, name="plans"),
         Route("/coverage", views_policy.coverage_page, name="coverage"),
-        Route("/api/triage", views_policy.triage_api, methods=["POST"], name="api_triage"),
+        api_route("/api/triage", views_policy.triage_api, "POST"),
         Route("/request", wizard.describe, methods=["GET", "POST"], name="request"),
         Route("/request/suggest", wizard.suggest_fragment, methods=["POST"], name="suggest"),
         Route("/request/solved", wizard.solved, methods=["POST"], name="solved"),
@@ -186,7 +210,8 @@ def create_app(
         Route(
             "/tickets/{number}/{kind}", tickets.add_to_ticket, methods=["POST"], name="ticket_add"
         ),
-        Route("/api/requests", tickets.api_requests, methods=["POST"], name="api_requests"),
+        api_route("/api/requests", tickets.api_requests, "POST"),
+        api_route("/api/openapi.json", openapi, "GET"),
         Route("/healthz", healthz, name="healthz"),
         Route("/_preview/events", preview_events, name="preview_events"),
         Mount("/static", StaticFiles(directory=str(DEFAULT_STATIC)), name="static"),

@@ -126,7 +126,12 @@ async def search_page(request: Request) -> Response:
 
 
 async def search_api(request: Request) -> Response:
-    limit = _int(request.query_params.get("limit"), 10, 1, 50)
+    if "q" not in request.query_params:
+        return JSONResponse({"error": "the query parameter q is required"}, status_code=422)
+    raw_limit = request.query_params.get("limit")
+    if raw_limit is not None and not (raw_limit.isdigit() and 1 <= int(raw_limit) <= 50):
+        return JSONResponse({"error": "limit must be a whole number from 1 to 50"}, status_code=422)
+    limit = int(raw_limit) if raw_limit else 10
     result = _search(request, limit=limit, facets=False)
     await _record_failed(request, result)
     return JSONResponse(result.as_json(url_prefix="/"))

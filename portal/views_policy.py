@@ -67,12 +67,13 @@ async def coverage_page(request: Request) -> Response:
 
 
 def _field(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is None or value == "":
+    """An optional string field: absent or empty is None; anything else is an error."""
+    if key not in data:
         return None
+    value = data[key]
     if not isinstance(value, str):
-        raise TriageError(f"'{key}' must be a string")
-    return value
+        raise TriageError(f"'{key}' must be a string (leave it out when unknown)")
+    return value or None
 
 
 async def triage_api(request: Request) -> Response:
@@ -83,12 +84,16 @@ async def triage_api(request: Request) -> Response:
     if len(body) > MAX_BODY:
         return JSONResponse({"error": "request body too large"}, status_code=413)
     try:
-        data = json.loads(body or b"{}")
+        if not body:
+            raise TriageError('send a JSON object, e.g. {"text": "my site is down"}')
+        data = json.loads(body)
         if not isinstance(data, dict):
             raise TriageError("the body must be a JSON object")
         text = _field(data, "text") or ""
-        at_text = _field(data, "at")
-        at = dt.datetime.fromisoformat(at_text) if at_text else None
+        at_text = data.get("at")
+        if "at" in data and not isinstance(at_text, str):
+            raise TriageError("'at' must be an ISO 8601 date-time string")
+        at = dt.datetime.fromisoformat(at_text) if at_text is not None else None
         result = triage(
             policy,
             request.app.state.kb.searcher,

@@ -287,7 +287,7 @@ def test_mail_server_that_refuses_keeps_the_mail_queued(world: dict[str, Any]) -
     class Refuse:
         async def handle_RCPT(
             self, server: Any, session: Any, envelope: Any, address: str, options: Any
-        ) -> str:  # noqa: N802
+        ) -> str:
             return "550 mailbox unavailable"
 
     port = free_port()
