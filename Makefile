@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint check browser-deps bench preview clean
+.PHONY: install run test lint check browser-deps bench preview load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ preview: install
 bench: install
 	$(BIN)/python -m pip install -q -e ".[test,bench]"
 	$(BIN)/python bench/run.py
+
+## Load test on 127.0.0.1: SQLite (1 process) and PostgreSQL (2 processes), 20 s each.
+load: install
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf build var .pytest_cache .mypy_cache .ruff_cache
