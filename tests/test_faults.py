@@ -309,3 +309,37 @@ def test_mail_server_that_refuses_keeps_the_mail_queued(world: dict[str, Any]) -
         assert refused and "550" in refused[0].last_error and refused[0].delivered_at is None
     finally:
         controller.stop()
+
+
+def test_slow_mail_server_times_out_and_retries(world: dict[str, Any]) -> None:
+    import asyncio
+
+    from aiosmtpd.controller import Controller
+
+    from portal.mail import SmtpMailer
+    from portal.tickets import outbox
+
+    class Slow:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            await asyncio.sleep(3)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Slow(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with world["db"].session() as session:
+            outbox.enqueue_email(session, "slow@example.com", "s", "b", purpose="slow")
+        deliverer = outbox.Deliverer(
+            world["db"],
+            SmtpMailer(f"smtp://127.0.0.1:{port}", timeout=1),
+            sender="s@example.com",
+            webhook_secret="k",
+        )
+        result = deliverer.deliver_due(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+        assert result.failed >= 1
+        slow = [r for r in outbox.pending(world["db"]) if r.purpose == "slow"]
+        assert slow and slow[0].attempts == 1 and slow[0].delivered_at is None
+        assert "timed out" in slow[0].last_error.lower() or "timeout" in slow[0].last_error.lower()
+    finally:
+        controller.stop()

@@ -329,3 +329,16 @@ def test_markdown_rendering_fuzz(text: str) -> None:
     html = render_markdown(text + "\n<script>x</script> [a](javascript:x)").html
     assert "<script" not in html.lower()
     assert 'href="javascript:' not in html.lower()
+
+
+def test_attachments_need_the_tickets_own_link(
+    browser_client: TestClient, demo_settings: Settings
+) -> None:
+    """ASVS 8.2.2: ticket and attachment ids alone open nothing."""
+    other = tokens.make(demo_settings.secret_key, tokens.TICKET_STATUS, "T-AAAA-AAAA")
+    for url in [
+        "/tickets/T-BBBB-BBBB/attachments/abcdefghijklmnopqrstuvwxyz012345",
+        f"/tickets/T-BBBB-BBBB/attachments/abcdefghijklmnopqrstuvwxyz012345?token={other}",
+        f"/tickets/T-AAAA-AAAA/attachments/..%2F..%2Fportal.db?token={other}",
+    ]:
+        assert browser_client.get(url).status_code == 404
