@@ -20,6 +20,7 @@ from kb.policy.engine import (
     Due,
     EmergencyDecision,
     check_version,
+    describe_rate,
     first_response_due,
     gate_emergency,
 )
@@ -305,6 +306,9 @@ async def coverage_step(request: Request) -> Response:
         alternative=kb.article(cov.alternative) if cov.alternative else None,
         related=[a for a in (kb.article(s) for s in cov.articles) if a],
         accepted=data.get("accepted") == acceptance_key(cov),
+        rate_text=describe_rate(policy, cov.estimate.rate)
+        if cov.estimate and cov.estimate.rate
+        else "",
     )
     status = 422 if errors else 200
     return render(request, "wizard/coverage.html", context, status_code=status)
