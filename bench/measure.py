@@ -35,6 +35,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# where children import kb and portal from: run.py points this at a copy of the source
+# taken when the run starts, so that edits made during a run cannot mix versions
+SOURCE: Path = ROOT
 POLL_SECONDS = 0.05
 
 
@@ -69,7 +72,7 @@ class ChildResult:
 
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SOURCE), env.get("PYTHONPATH", "")) if p)
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     env.update(extra)
     return env

@@ -41,6 +41,7 @@ DEMO_CONTENT = ROOT / "content"
 DEV_QUERIES = Path("/work/shared/eval/search-dev.tsv")
 
 MEASUREMENTS = ("build", "incremental", "mkdocs", "search", "server")
+SOURCE_DIRS = ("kb", "portal", "templates", "static")
 CORPORA = ("real", "synthetic", "demo")
 
 TARGET_BUILD_RATIO = 5.0  # MkDocs wall / ours, higher is better
@@ -70,10 +71,12 @@ class Config:
     server_requests: int
     mkdocs_synthetic: bool
     output: Path
-    # templates_dir/static_dir for every build: a snapshot taken when the run starts, so
-    # that edits to templates/ or static/ during the run cannot force full rebuilds
+    # templates_dir/static_dir for every build, from the source snapshot (the builder
+    # rebuilds everything when they change, and they may be edited during a run)
     theme: dict[str, str] = field(default_factory=dict)
     load: tuple[float, float, float] = field(default_factory=os.getloadavg)
+    commit: str = ""
+    dirty: bool = False
 
     def wants(self, corpus: str, measurement: str) -> bool:
         corpora_sel = self.only & set(CORPORA)
@@ -353,19 +356,30 @@ def run_corpus(
     return section
 
 
+def snapshot_source(dest: Path) -> Path:
+    """Copy kb/, portal/, templates/ and static/: every child imports and reads this
+    copy, so the whole run measures one version even while the tree is being edited."""
+    for name in SOURCE_DIRS:
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
 def _needs_corpus(cfg: Config, name: str) -> bool:
     return any(cfg.wants(name, m) for m in MEASUREMENTS)
 
 
 def run(cfg: Config) -> tuple[list[Section], float, str]:
     budget = Budget(cfg.budget)
+    cfg.commit = _git("rev-parse", "--short", "HEAD")
+    cfg.dirty = bool(_git("status", "--porcelain", "--", *SOURCE_DIRS))
     sections: list[Section] = []
     tmp_root = Path(tempfile.mkdtemp(prefix="kb-bench-"))
     log(f"working in {tmp_root}")
     try:
+        source = snapshot_source(tmp_root / "source")
+        measure.SOURCE = source
         for name in ("templates", "static"):
-            shutil.copytree(ROOT / name, tmp_root / "theme" / name)
-            cfg.theme[f"{name}_dir"] = str(tmp_root / "theme" / name)
+            cfg.theme[f"{name}_dir"] = str(source / name)
         if _needs_corpus(cfg, "real"):
             sections.append(
                 run_corpus(
@@ -504,15 +518,14 @@ def _targets(sections: list[Section], cfg: Config) -> list[str]:
 
 def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: list[str]) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = _git("status", "--porcelain", "--", "kb", "portal", "templates", "static")
     lines = [
         "# Knowledge-base benchmark",
         "",
         f"{now} · `{' '.join(['bench/run.py', *argv])}` · {'quick' if cfg.quick else 'full'} "
         f"run in {elapsed / 60:.1f} min · Python {platform.python_version()} · "
-        f"{os.cpu_count()} CPUs · commit {commit}"
-        + (" (kb/portal/templates have uncommitted changes)" if dirty else ""),
+        f"{os.cpu_count()} CPUs · commit {cfg.commit or 'unknown'}"
+        + (" with uncommitted changes in kb/portal/templates/static" if cfg.dirty else "")
+        + " (a copy taken at the start is what was measured)",
         "",
         "All numbers come from this one run on a shared, noisy machine: compare the ratios "
         "(measured side by side), not the absolute times with other runs. Load average "
@@ -613,7 +626,8 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
         lines.append(
             f"| {s.corpus.name} | {_f(b.get('wall'))} | {wall} | "
             f"{'≥ ' if lower else ''}{_f(ratio, 1)}× | {_f(b.get('cpu'), 1)} | "
-            f"{m['cpu']:.1f} | {_f(cpu_ratio, 1)}× | {m['pages'] or '–'} | "
+            f"{m['cpu']:.1f} | {'–' if cpu_ratio is None else f'{cpu_ratio:.1f}×'} | "
+            f"{m['pages'] or '–'} | "
             f"{m['max_rss_mb']:.0f} | {_f(m['site_mb'] or None, 0)} | "
             f"{_f(b.get('site_mb'), 0)} |"
         )
@@ -653,7 +667,7 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
                 f"- {s.corpus.name}: ours / FTS5 = {o['p50'] / f['p50']:.2f}× at p50, "
                 f"{o['p95'] / f['p95']:.2f}× at p95; bare / FTS5 = "
                 f"{b['p50'] / f['p50']:.2f}× at p50, {b['p95'] / f['p95']:.2f}× at p95; "
-                f"snippets + facets account for {o['p50'] - b['p50']:.1f} ms of our p50. "
+                f"default − bare = {o['p50'] - b['p50']:+.1f} ms at p50 (snippets and facets). "
                 f"FTS5 table: {fts['rows']:,} rows, built in "
                 f"{fts['render_seconds'] + fts['index_seconds']:.1f} s "
                 f"(render with {os.cpu_count()} processes {fts['render_seconds']:.1f} s + insert "
@@ -718,7 +732,7 @@ def parse_args(argv: list[str]) -> Config:
         f"({', '.join(CORPORA)}); repeat or comma-separate. A build always runs first.",
     )
     parser.add_argument(
-        "--budget", type=float, default=None, help="time budget in seconds (default 715; 240 quick)"
+        "--budget", type=float, default=None, help="time budget in seconds (default 700; 240 quick)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument(
@@ -737,7 +751,7 @@ def parse_args(argv: list[str]) -> Config:
         parser.error(f"unknown --only name(s): {', '.join(sorted(unknown))}")
     return Config(
         quick=ns.quick,
-        budget=ns.budget or (240.0 if ns.quick else 715.0),
+        budget=ns.budget or (240.0 if ns.quick else 700.0),
         only=only,
         keep=ns.keep,
         profile=ns.profile,

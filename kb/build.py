@@ -367,6 +367,7 @@ def _environment(options: BuildOptions) -> jinja2.Environment:
 def _env_digest(options: BuildOptions) -> str:
     parts: list[object] = [
         _State.version,
+        search.SCHEMA_VERSION,
         options.base_url,
         options.site_name,
         options.include_drafts,
@@ -467,8 +468,8 @@ def build(options: BuildOptions) -> BuildReport:
         state = _State() if options.clean else _load_state(out)
         env_digest = _env_digest(options)
         previous = None if options.clean else layout.current_generation(out)
-        if previous is not None and not (previous / layout.INDEX).is_dir():
-            previous = None
+        if previous is not None and not search.is_valid_index(previous / layout.INDEX):
+            previous = None  # missing, corrupted or an older schema: build it all again
         if previous is None or state.env_digest != env_digest:
             state.fingerprints = {}
         report.full = previous is None or state.env_digest != env_digest

@@ -25,7 +25,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from whoosh import index, query, scoring, sorting
+from whoosh import collectors, index, query, scoring, sorting
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemmingAnalyzer
 from whoosh.fields import ID, STORED, TEXT, Schema
 
@@ -41,6 +41,9 @@ _ANALYZER = StemmingAnalyzer()
 _SPELL_ANALYZER = RegexTokenizer() | LowercaseFilter()
 # three matching fields: fewer posting lists per query word means faster queries
 _FIELDS_BOOSTS = {"title": 4.0, "keywords": 2.5, "body": 1.0}
+
+
+SCHEMA_VERSION = 3  # bump when the fields below change: builds then start over
 
 
 def _schema() -> Schema:
@@ -202,6 +205,8 @@ def is_valid_index(index_dir: Path) -> bool:
             return False
         ix = index.open_dir(str(index_dir))
         try:
+            if set(ix.schema.names()) != set(_schema().names()):
+                return False  # written by an older version of this module
             with ix.searcher() as s:
                 s.doc_count()
                 for _ in zip(range(3), s.all_stored_fields(), strict=False):
@@ -433,7 +438,7 @@ class Searcher:
             ):
                 options_q += [query.Prefix(f, word, boost=0.5) for f in ("title", "keywords")]
             concepts.append(query.Or(options_q))
-        q = query.Or(concepts, scale=0.9) if len(concepts) > 1 else concepts[0]
+        q = query.Or(concepts) if len(concepts) > 1 else concepts[0]
         return q, (" ".join(corrected) if changed else None)
 
     def search(
@@ -457,15 +462,27 @@ class Searcher:
         q, suggestion = self.build_query(text, searcher, synonyms)
         if q is None:
             return empty
-        filter_q = query.Term("category", category) if category else None
-        options: dict[str, Any] = {"filter": filter_q}
+        # An exact top N: Whoosh's block-quality and matcher-replacement shortcuts can
+        # drop documents that belong in the top N, and cannot count matches (which
+        # would run the query a second time). Scoring every match is exact and faster.
+        top = collectors.TopCollector(limit=page * limit, usequality=False)
+        top.replace = 0
+        collector: Any = top
+        if category:
+            collector = collectors.FilterCollector(
+                collector, allow=query.Term("category", category)
+            )
         if facets:
-            options["groupedby"] = sorting.FieldFacet("category")
-            options["maptype"] = sorting.Count
-        results = searcher.search_page(q, page, pagelen=limit, **options)
+            collector = collectors.FacetCollector(
+                collector,
+                sorting.Facets({"category": sorting.FieldFacet("category")}),
+                maptype=sorting.Count,
+            )
+        searcher.search_with_collector(q, collector)
+        results = collector.results()
         hits: list[Hit] = []
         marks = [s for w in words(suggestion or text) for s in _stems(w)] + words(text)
-        for hit in results:
+        for hit in results[(page - 1) * limit : page * limit]:
             stored = hit.fields()
             text_snippet = snippet(stored.get("body", ""), marks) if snippets else ""
             if not text_snippet:
@@ -482,11 +499,11 @@ class Searcher:
                     score=float(hit.score or 0.0),
                 )
             )
-        total = results.total
+        total = top.count()
         facet_counts: dict[str, int] = {}
         if facets:
             facet_counts = dict(
-                sorted(results.results.groups("category").items(), key=lambda kv: -kv[1])
+                sorted(results.groups("category").items(), key=lambda kv: (-kv[1], kv[0]))
             )
         return SearchResult(
             query=text,
