@@ -400,7 +400,7 @@ def _db_and_policy() -> tuple[Any, Any, Settings]:
 
 @main.group()
 def accounts() -> None:
-    """The account directory: accounts, their contacts and servers."""
+    """The account directory: accounts, their contacts and servers (`--policy` on import)."""
 
 
 @accounts.command("import")
@@ -428,8 +428,13 @@ def accounts_import(file: Path, policy_file: Path | None) -> None:
 
 
 @main.group()
-def tickets() -> None:
+@POLICY_OPTION
+def tickets(policy_file: Path | None) -> None:
     """Staff tools: list, show and update tickets; the outbox; the audit log."""
+    if policy_file is not None:
+        import os
+
+        os.environ["PORTAL_POLICY"] = str(policy_file)
 
 
 @tickets.command("list")
