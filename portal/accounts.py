@@ -24,7 +24,7 @@ from kb.policy import Policy
 from portal.db.engine import Database
 from portal.db.models import Account, Contact, Server
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$")
 CSV_COLUMNS = (
     "account_id",

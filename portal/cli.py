@@ -38,6 +38,12 @@ POLICY_OPTION = click.option(
 )
 
 
+def printable(text: object) -> str:
+    """Text from customers, safe for a terminal: control characters (escape sequences)
+    become spaces."""
+    return "".join(c if c.isprintable() or c == "\n" else " " for c in str(text))
+
+
 def _settings(**overrides: Any) -> Settings:
     settings = Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
     policy_file = overrides.get("policy_file")
@@ -252,6 +258,9 @@ def serve(
         os.environ["PORTAL_PREVIEW"] = "1"
         os.environ["PORTAL_BUILD_DIR"] = str(Settings.from_env().build_dir) + "-preview"
         workers = 1
+    if not os.environ.get("PORTAL_SECRET_KEY"):
+        # one key for every worker process, kept across restarts (var/secret_key)
+        os.environ["PORTAL_SECRET_KEY"] = Settings.from_env().secret_key
     settings = _settings()
     if live:
         click.echo(
@@ -263,7 +272,9 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        proxy_headers=False,
+        # trust X-Forwarded-For only from the proxies named in PORTAL_FORWARDED_ALLOW_IPS
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         log_level="info",
         # open event streams (live preview) must not hold a shutdown for long
         timeout_graceful_shutdown=3,
@@ -449,7 +460,10 @@ def tickets_list(status: str | None, limit: int) -> None:
     for t in rows:
         due = t.due_at.isoformat(timespec="minutes") if t.due_at else "-"
         click.echo(
-            f"{t.number}  {t.status:<20} {t.priority:<8} due {due:<25} {t.account_id}  {t.title}"
+            printable(
+                f"{t.number}  {t.status:<20} {t.priority:<8} due {due:<25} "
+                f"{t.account_id}  {t.title}"
+            )
         )
     if not rows:
         click.echo("no tickets")
@@ -465,12 +479,16 @@ def tickets_show(number: str) -> None:
     view = service.load_ticket(db, number)
     if view is None:
         raise click.ClickException(f"no ticket {number}")
-    click.echo(json.dumps(service.ticket_payload(view.ticket), indent=2, ensure_ascii=False))
+    click.echo(
+        printable(json.dumps(service.ticket_payload(view.ticket), indent=2, ensure_ascii=False))
+    )
     for event in view.events:
         status = f" {event.status}" if event.status else ""
         click.echo(
-            f"{event.at.isoformat(timespec='minutes')}  {event.kind}{status} "
-            f"({event.author}) {event.note}"
+            printable(
+                f"{event.at.isoformat(timespec='minutes')}  {event.kind}{status} "
+                f"({event.author}) {event.note}"
+            )
         )
 
 
@@ -532,8 +550,10 @@ def tickets_audit(limit: int) -> None:
     db, _policy, _ = _db_and_policy()
     for entry in service.audit_entries(db, limit):
         click.echo(
-            f"{entry.at.isoformat(timespec='seconds')}  {entry.kind:<16} "
-            f"{entry.account_id:<12} {entry.email}  {entry.detail}"
+            printable(
+                f"{entry.at.isoformat(timespec='seconds')}  {entry.kind:<16} "
+                f"{entry.account_id:<12} {entry.email}  {entry.detail}"
+            )
         )
 
 

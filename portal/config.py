@@ -44,8 +44,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PORTAL_SITE_NAME", "Harbor Hosting Support", "Name shown in the page header."),
     Setting(
         "PORTAL_SECRET_KEY",
-        "(random per process)",
+        "(generated once into var/secret_key)",
         "Key for signed tokens and CSRF; set it in production and keep it secret.",
+    ),
+    Setting(
+        "PORTAL_FORWARDED_ALLOW_IPS",
+        "(none)",
+        "Proxies whose X-Forwarded-For is trusted (e.g. `127.0.0.1`); rate limits then see "
+        "the real client.",
     ),
     Setting(
         "PORTAL_ALLOWED_HOSTS",
@@ -111,6 +117,32 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _local_secret() -> str:
+    """Development default: a random key kept in var/secret_key (mode 0600), so signed
+    links survive restarts and every worker process uses the same key."""
+    path = PROJECT_ROOT / "var" / "secret_key"
+    try:
+        return path.read_text("utf-8").strip() or _new_secret(path)
+    except FileNotFoundError:
+        return _new_secret(path)
+    except OSError:
+        return secrets.token_urlsafe(32)
+
+
+def _new_secret(path: Path) -> str:
+    key = secrets.token_urlsafe(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+    except FileExistsError:
+        return path.read_text("utf-8").strip()
+    except OSError:
+        pass
+    return key
+
+
 def _rate(text: str, index: int) -> tuple[int, int]:
     """'count/seconds,count/seconds' -> the index-th (count, seconds)."""
     parts = [p.strip() for p in text.split(",")]
@@ -142,6 +174,7 @@ class Settings:
     host: str
     port: int
     https: bool
+    forwarded_allow_ips: str = ""
     preview: bool = False
     stale_days: int = 365
 
@@ -162,7 +195,8 @@ class Settings:
             "max_upload_bytes": int(float(_env("PORTAL_MAX_UPLOAD_MB", "5")) * 1024 * 1024),
             "base_url": base_url,
             "site_name": _env("PORTAL_SITE_NAME", "Harbor Hosting Support"),
-            "secret_key": _env("PORTAL_SECRET_KEY", "") or secrets.token_urlsafe(32),
+            "secret_key": _env("PORTAL_SECRET_KEY", "") or _local_secret(),
+            "forwarded_allow_ips": _env("PORTAL_FORWARDED_ALLOW_IPS", ""),
             "allowed_hosts": tuple(
                 h.strip()
                 for h in _env("PORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")

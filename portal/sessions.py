@@ -28,6 +28,8 @@ class SessionMiddleware:
         self.app = app
         self.serializer = URLSafeSerializer(secret_key, salt="portal.session")
         self.https = https
+        # behind HTTPS the __Host- prefix pins the cookie to this host, path / and Secure
+        self.cookie = "__Host-" + COOKIE if https else COOKIE
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,9 +43,9 @@ class SessionMiddleware:
                 jar.load(cookie_header.decode("latin-1"))
             except Exception:  # a malformed Cookie header: treat as no cookie
                 jar = SimpleCookie()
-            if COOKIE in jar:
+            if self.cookie in jar:
                 try:
-                    value = self.serializer.loads(jar[COOKIE].value)
+                    value = self.serializer.loads(jar[self.cookie].value)
                     sid = value if isinstance(value, str) and len(value) >= 32 else None
                 except BadSignature:
                     sid = None
@@ -58,7 +60,7 @@ class SessionMiddleware:
                 flags = f"Max-Age={MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
                 if self.https:
                     flags += "; Secure"
-                headers.append("Set-Cookie", f"{COOKIE}={self.serializer.dumps(sid)}; {flags}")
+                headers.append("Set-Cookie", f"{self.cookie}={self.serializer.dumps(sid)}; {flags}")
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)

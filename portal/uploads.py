@@ -64,9 +64,11 @@ def store(directory: Path, filename: str, data: bytes, *, max_bytes: int) -> Sto
     tmp = directory / f".{file_id}.tmp"
     tmp.write_bytes(data)
     os.replace(tmp, directory / file_id)
+    extension = dict(SIGNATURES)[content_type]
+    stem = safe_filename(filename).rsplit(".", 1)[0] or "screenshot"
     return StoredFile(
         id=file_id,
-        filename=safe_filename(filename),
+        filename=f"{stem}.{extension}",  # the name always says what the bytes are
         content_type=content_type,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),

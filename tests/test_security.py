@@ -225,6 +225,7 @@ def test_session_cookie_flags(app: Any, demo_settings: Settings) -> None:
     with TestClient(secure, base_url="https://testserver") as c:
         r = c.get("/request")
         assert "Secure" in r.headers["set-cookie"]
+        assert r.headers["set-cookie"].startswith("__Host-portal_session=")
         assert r.headers["strict-transport-security"].startswith("max-age=")
 
 
@@ -342,3 +343,35 @@ def test_attachments_need_the_tickets_own_link(
         f"/tickets/T-AAAA-AAAA/attachments/..%2F..%2Fportal.db?token={other}",
     ]:
         assert browser_client.get(url).status_code == 404
+
+
+def test_json_api_refuses_form_content_types(browser_client: TestClient) -> None:
+    """A cross-site page can send text/plain without a preflight; the API refuses it."""
+    for ctype in [
+        "text/plain; charset=application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ]:
+        r = browser_client.post("/api/requests", content=b"{}", headers={"content-type": ctype})
+        assert r.status_code == 415, ctype
+
+
+def test_upload_names_say_what_the_bytes_are(tmp_path: Path) -> None:
+    stored = uploads.store(tmp_path, "invoice.html", png(), max_bytes=10_000)
+    assert stored.filename == "invoice.png"
+
+
+def test_staff_cli_output_has_no_terminal_escapes() -> None:
+    from portal.cli import printable
+
+    assert printable("evil\x1b[2J\x1b]0;pwned\x07@example.com") == "evil [2J ]0;pwned @example.com"
+
+
+def test_control_characters_are_not_email_addresses() -> None:
+    from kb.policy import load_policy
+    from tests.conftest import CONTENT
+
+    policy, _ = load_policy(CONTENT / "policy.yaml")
+    assert policy is not None
+    checked = check_choose(policy, {"email": "a\x1b[31m@example.com"})
+    assert "email" in checked.errors

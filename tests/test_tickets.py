@@ -500,3 +500,48 @@ def test_directory_facts_win_at_filing(client: TestClient, mailserver: MailServe
     assert "This request can't be filed" in page.text
     assert "HarborPanel 5.1 is not supported" in page.text
     assert "File my request" not in page.text
+
+
+def test_attachment_is_a_sandboxed_download(client: TestClient, mailserver: MailServer) -> None:
+    from tests.test_wizard_http import png
+
+    post(client, "/request", {"text": "site shows an error"})
+    post(
+        client,
+        "/request/choose",
+        {
+            "request_type": "website-not-loading",
+            "account": "HH-10234",
+            "email": "anna@lindqvist.example",
+            "plan": "standard",
+            "role": "primary",
+            "tz": "Europe/Berlin",
+        },
+    )
+    post(client, "/request/coverage", {})
+    fields = {
+        "detail_url": "https://x.example/",
+        "detail_error_message": "500",
+        "detail_occurred_at": "2026-01-05T09:40",
+        "detail_doing": "x",
+        "priority": "high",
+    }
+    r = post(
+        client,
+        "/request/details",
+        fields,
+        files={"detail_screenshot": ("shot.html", png() + b"<script>x</script>", "text/html")},
+    )
+    assert r.status_code == 303, r.text
+    before = len(mailserver.inbox.to("anna@lindqvist.example"))
+    post(client, "/request/review", {})
+    mail = mailserver.inbox.wait_for("anna@lindqvist.example", before + 1)[-1]
+    filed = post(client, "/request/confirm", {"token": link_in(mail).split("token=", 1)[1]})
+    link = re.search(r'href="(/tickets/[^"]+/attachments/[^"]+)"', filed.text)
+    assert link, filed.text
+    download = client.get(link.group(1).replace("&amp;", "&"))
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "image/png"
+    assert download.headers["content-disposition"] == "attachment; filename*=UTF-8''shot.png"
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.headers["content-security-policy"].startswith("sandbox")

@@ -208,7 +208,8 @@ async def add_to_ticket(request: Request) -> Response:
 async def api_requests(request: Request) -> Response:
     """POST /api/requests: the wizard's fields as JSON, checked the same way."""
     policy = _policy(request)
-    if "application/json" not in request.headers.get("content-type", ""):
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":  # cross-site forms cannot send this type
         return JSONResponse({"error": "send Content-Type: application/json"}, status_code=415)
     body = await request.body()
     if len(body) > MAX_API_BODY:

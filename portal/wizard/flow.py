@@ -23,7 +23,7 @@ from kb.policy.engine import Coverage, Facts, coverage
 STEPS = ("describe", "choose", "coverage", "details", "review")
 OPTIONAL_DETAILS = frozenset({"preferred_date", "screenshot"})
 LIMITS = {"text": 300, "textarea": 10_000, "email": 254, "datetime": 16, "date": 10}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 _ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$")
 TIMEZONES = frozenset(zoneinfo.available_timezones())
 
