@@ -133,8 +133,11 @@ class LiveServer:
         self.process = process
 
 
-def start_server(env_overrides: dict[str, str], *, timeout: float = 30.0) -> LiveServer:
-    port = free_port()
+def start_server(
+    env_overrides: dict[str, str], *, timeout: float = 30.0, port: int | None = None
+) -> LiveServer:
+    """A real uvicorn on 127.0.0.1 (a free port unless given), ready when /healthz is."""
+    port = port or free_port()
     env = {**os.environ, **env_overrides, "PORTAL_PORT": str(port)}
     process = subprocess.Popen(
         [

@@ -11,7 +11,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -29,7 +28,7 @@ from portal.building import build_options
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.tickets import service, tokens
-from tests.conftest import CONTENT, ROOT, free_port
+from tests.conftest import CONTENT, ROOT, free_port, start_server
 
 SECRET = "fault-tests"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -59,32 +58,7 @@ class Browser:
 
 
 def start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "portal.asgi:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    process.wait()
-    raise RuntimeError("server did not start")
+    return start_server(env, timeout=60, port=port).process
 
 
 @pytest.fixture
