@@ -121,7 +121,7 @@ def tag_file_name(tag: str) -> str:
 class _State:
     """What the previous build knew, kept in OUT/.cache/state.pickle."""
 
-    version: int = 3
+    version: int = 4
     stats: dict[str, tuple[int, int, str]] = field(
         default_factory=dict
     )  # path -> mtime,size,digest
@@ -131,6 +131,8 @@ class _State:
     links: dict[str, tuple[str, list[str], bool]] = field(default_factory=dict)
     related: dict[str, tuple[str, dict[str, list[str]]]] = field(default_factory=dict)
     index_digests: dict[str, str] = field(default_factory=dict)  # slug -> search doc digest
+    # slug -> ((file digest, updated), listing digest)
+    listing: dict[str, tuple[Any, str]] = field(default_factory=dict)
     env_digest: str = ""
 
 
@@ -186,7 +188,8 @@ def _load_content(options: BuildOptions, state: _State) -> Content:
         if old and old[0] == st.st_mtime_ns and old[1] == st.st_size and rel in state.parsed:
             stats[rel] = old
             continue
-        data = full.read_bytes()
+        with open(full, "rb") as fh:
+            data = fh.read()
         digest = content_mod.digest(data)
         cached = state.parsed.get(rel)
         if not cached or cached[0] != digest:
@@ -309,15 +312,18 @@ def uses_directives(body: str) -> bool:
 class _Writer:
     """Writes pages into the new generation's site directory, skipping unchanged ones."""
 
-    def __init__(self, site: Path, old: dict[str, str], report: BuildReport) -> None:
+    def __init__(
+        self, site: Path, old: dict[str, str], report: BuildReport, existing: set[str]
+    ) -> None:
         self.site = site
         self.old = old
         self.new: dict[str, str] = {}
         self.report = report
+        self.existing = existing  # files already in the new generation (hard links)
 
     def needs(self, path: str, fingerprint: str) -> bool:
         self.new[path] = fingerprint
-        if self.old.get(path) == fingerprint and (self.site / path).exists():
+        if self.old.get(path) == fingerprint and path in self.existing:
             self.report.pages_kept += 1
             return False
         return True
@@ -340,15 +346,21 @@ class _Writer:
                 self.report.pages_removed += 1
 
 
-def _hardlink_tree(src: Path, dst: Path) -> None:
+def _hardlink_tree(src: Path, dst: Path) -> set[str]:
+    """Hard-link every file of src into dst; returns their paths relative to dst."""
     source, target = str(src), str(dst)
+    linked: set[str] = set()
     for dirpath, _dirnames, filenames in os.walk(source):
-        target_dir = target + dirpath[len(source) :]
+        rel_dir = dirpath[len(source) + 1 :]
+        target_dir = os.path.join(target, rel_dir) if rel_dir else target
         os.makedirs(target_dir, exist_ok=True)
+        prefix = rel_dir.replace(os.sep, "/") + "/" if rel_dir else ""
         for name in filenames:
             if name.endswith(".tmp") or name.endswith("WRITELOCK"):
                 continue
             os.link(os.path.join(dirpath, name), os.path.join(target_dir, name))
+            linked.add(prefix + name)
+    return linked
 
 
 def _environment(options: BuildOptions) -> jinja2.Environment:
@@ -478,14 +490,13 @@ def build(options: BuildOptions) -> BuildReport:
         generation = _new_generation(out)
         site = generation / layout.SITE
         index_path = generation / layout.INDEX
+        existing: set[str] = set()
         if previous is not None:
-            _hardlink_tree(previous / layout.SITE, site)
+            existing = _hardlink_tree(previous / layout.SITE, site)
             _hardlink_tree(previous / layout.INDEX, index_path)
-            if (previous / layout.FRAGMENTS).is_dir():
-                _hardlink_tree(previous / layout.FRAGMENTS, generation / layout.FRAGMENTS)
         site.mkdir(parents=True, exist_ok=True)
         try:
-            _build_into(options, state, content, site, index_path, previous, report)
+            _build_into(options, state, content, site, index_path, previous, report, existing)
         except BaseException:
             shutil.rmtree(generation, ignore_errors=True)
             raise
@@ -506,9 +517,10 @@ def _build_into(
     index_path: Path,
     previous: Path | None,
     report: BuildReport,
+    existing: set[str],
 ) -> None:
     env = _environment(options)
-    writer = _Writer(site, state.fingerprints, report)
+    writer = _Writer(site, state.fingerprints, report, existing)
     seen: set[str] = set()
     published: list[Article] = []
     for a in content.articles:
@@ -537,7 +549,17 @@ def _build_into(
         links[a.slug] = cached[1]
         if cached[2]:
             has_directives.add(a.slug)
-    listing = {a.slug: listing_digest(a) for a in published}
+    # listing digests only change with the file or its git date: reuse last build's
+    old_listing = state.listing
+    state.listing = {}
+    listing: dict[str, str] = {}
+    for a in published:
+        key = (a.digest, a.updated)
+        cached_listing = old_listing.get(a.slug)
+        if cached_listing is None or cached_listing[0] != key:
+            cached_listing = (key, listing_digest(a))
+        state.listing[a.slug] = cached_listing
+        listing[a.slug] = cached_listing[1]
     related = _related(published, links, state, listing)
     inbound: dict[str, int] = defaultdict(int)
     for source, targets in links.items():
@@ -546,7 +568,10 @@ def _build_into(
                 inbound[target] += 1
 
     # which articles need rendering: changed pages or changed index documents
-    fragments_dir = site.parent / layout.FRAGMENTS
+    # article bodies for the portal to embed live beside the generations (not inside
+    # them: hard-linking ten thousand of them per build would cost more than it saves);
+    # each one is replaced atomically
+    fragments_dir = options.out_dir / layout.FRAGMENTS
     fragment_files = set(os.listdir(fragments_dir)) if fragments_dir.is_dir() else set()
     page_fp: dict[str, str] = {}
     doc_digest: dict[str, str] = {}
@@ -576,7 +601,7 @@ def _build_into(
 
     # article pages, and their bodies as fragments for the portal to embed
     template = env.get_template("site/article.html")
-    fragments = site.parent / layout.FRAGMENTS
+    fragments = fragments_dir
     fragments.mkdir(exist_ok=True)
     for stale in set(p.stem for p in fragments.glob("*.html")) - slugs:
         (fragments / f"{stale}.html").unlink()

@@ -16,7 +16,7 @@ from typing import Any
 CURRENT = "current"
 SITE = "site"
 INDEX = "index"
-FRAGMENTS = "fragments"  # article bodies for the portal to embed
+FRAGMENTS = "fragments"  # OUT/fragments: article bodies for the portal to embed
 MANIFEST = "manifest.json"
 CACHE = ".cache"
 

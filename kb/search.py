@@ -43,6 +43,7 @@ _SPELL_ANALYZER = RegexTokenizer() | LowercaseFilter()
 _FIELDS_BOOSTS = {"title": 4.0, "keywords": 2.5, "body": 1.0}
 
 
+MAX_SEGMENTS = 12
 SCHEMA_VERSION = 3  # bump when the fields below change: builds then start over
 
 
@@ -192,7 +193,10 @@ def update_index(
     except BaseException:
         writer.cancel()
         raise
-    writer.commit()
+    # a one-document update writes a small new segment; merging segments can rewrite a
+    # large one, so merge only once enough small ones have piled up
+    segments = len(ix._segments())
+    writer.commit(merge=segments >= MAX_SEGMENTS)
     ix.close()
     _write_synonyms(index_dir, synonyms)
     return updated, deleted

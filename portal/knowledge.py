@@ -59,7 +59,7 @@ class KnowledgeBase:
         if gen is None or self.article(slug) is None:
             return None
         try:
-            return (gen / layout.FRAGMENTS / f"{slug}.html").read_text("utf-8")
+            return (self.build_dir / layout.FRAGMENTS / f"{slug}.html").read_text("utf-8")
         except OSError:
             return None
 
