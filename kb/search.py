@@ -329,6 +329,7 @@ class Searcher:
         self._ix: Any = None
         self._searcher: Any = None
         self._synonyms = _Synonyms([])
+        self._groups: tuple[tuple[str, ...], ...] = ()
 
     def _current(self) -> tuple[Any, _Synonyms] | None:
         now = time.monotonic()
@@ -354,10 +355,16 @@ class Searcher:
             _Synonyms(groups),
             location,
         )
+        self._groups = tuple(tuple(g) for g in groups)
         # the old searcher may still serve a request in another thread; its files stay
         # readable (the builder keeps previous generations), and it is closed when
         # garbage-collected.
         del old
+
+    def synonym_groups(self) -> tuple[tuple[str, ...], ...]:
+        """The content's synonym lines, as built into the current index."""
+        self._current()
+        return self._groups
 
     @property
     def ready(self) -> bool:

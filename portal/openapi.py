@@ -127,14 +127,6 @@ SPEC: dict[str, Any] = {
                             }
                         },
                     },
-                    "413": {
-                        "description": "Too large",
-                        "content": {"application/json": {"schema": _ERROR}},
-                    },
-                    "422": {
-                        "description": "Invalid",
-                        "content": {"application/json": {"schema": _ERROR}},
-                    },
                 },
             }
         },
@@ -185,16 +177,8 @@ SPEC: dict[str, Any] = {
                         "description": "Not JSON",
                         "content": {"application/json": {"schema": _ERROR}},
                     },
-                    "413": {
-                        "description": "Too large",
-                        "content": {"application/json": {"schema": _ERROR}},
-                    },
                     "415": {
                         "description": "Not JSON",
-                        "content": {"application/json": {"schema": _ERROR}},
-                    },
-                    "422": {
-                        "description": "Incomplete",
                         "content": {"application/json": {"schema": _ERROR}},
                     },
                     "429": {

@@ -9,7 +9,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kb.content import load_synonyms
 from kb.policy.calendar import describe_holidays
 from kb.policy.directives import STATUS_LABELS
 from kb.policy.engine import describe_rate, money
@@ -104,13 +103,8 @@ async def triage_api(request: Request) -> Response:
                 role=_field(data, "role"),
                 at=at,
             ),
-            synonyms=_synonyms(request),
+            synonyms=request.app.state.kb.searcher.synonym_groups(),
         )
     except (ValueError, TriageError) as exc:
         return JSONResponse({"error": str(exc)}, status_code=422)
     return JSONResponse(result)
-
-
-def _synonyms(request: Request) -> tuple[tuple[str, ...], ...]:
-    settings = request.app.state.settings
-    return tuple(tuple(g) for g in load_synonyms(settings.content_dir))

@@ -13,7 +13,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from kb.content import load_synonyms
 from kb.policy import Policy
 from kb.policy.details import DETAIL_FIELDS
 from kb.policy.engine import (
@@ -149,8 +148,7 @@ def _articles(request: Request, text: str) -> list[dict[str, Any]]:
 
 
 def _suggested_types(request: Request, policy: Policy, text: str) -> list[Any]:
-    settings = request.app.state.settings
-    synonyms = tuple(tuple(g) for g in load_synonyms(settings.content_dir))
+    synonyms = request.app.state.kb.searcher.synonym_groups()
     return [s.request_type for s in suggest(policy, text, synonyms=synonyms, limit=4)]
 
 
