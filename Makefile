@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint check browser-deps bench preview load clean
+.PHONY: install run test lint check browser-deps bench preview load clean policy-docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: install
 
 check: install
 	$(BIN)/portal check
+
+## Regenerate the key tables of docs/policy.md from kb/policy/schema.py.
+policy-docs: install
+	$(BIN)/python -m kb.policy.reference --write docs/policy.md
 
 ## Everything: lint, types, content check, unit/HTTP/browser tests.
 test: install browser-deps lint check

@@ -37,12 +37,13 @@ from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from kb.build import build  # noqa: E402
 from kb.policy import load_policy  # noqa: E402
-from portal import accounts  # noqa: E402
-from portal.building import build_options  # noqa: E402
 from portal.config import Settings  # noqa: E402
 from portal.db.engine import Database  # noqa: E402
 from portal.db.models import PendingRequest, Ticket  # noqa: E402
-from portal.tickets import service, tokens  # noqa: E402
+from portal.directory import importer as accounts  # noqa: E402
+from portal.kb.building import build_options  # noqa: E402
+from portal.tickets import tokens  # noqa: E402
+from portal.tickets.filing import submit  # noqa: E402
 
 SECRET = "load-test-secret"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -230,7 +231,7 @@ def make_pending(settings: Settings, n: int) -> list[str]:
     }
     now = dt.datetime.now(dt.UTC)
     for i in range(n):
-        service.submit(db, policy, settings, data, client=f"load-{i}", now=now)
+        submit(db, policy, settings, data, client=f"load-{i}", now=now)
     with db.session() as session:
         ids = list(session.scalars(select(PendingRequest.id).where(PendingRequest.listed)))
     db.dispose()

@@ -465,9 +465,16 @@ def task_search(args: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def task_adversarial(args: dict[str, Any]) -> dict[str, Any]:
+    import adversarial  # bench/adversarial.py (it imports this module)
+
+    return adversarial.task_timing(args)
+
+
 TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "build": task_build,
     "search": task_search,
+    "adversarial": task_adversarial,
 }
 
 

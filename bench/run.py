@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py            # full run (about 10 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick    # small sizes, a smoke test (about 2 minutes)
     .venv/bin/python bench/run.py --only search --only real
+    .venv/bin/python bench/run.py --only adversarial   # adversarial searches (real)
 
 Prints a Markdown report and writes it to bench/results/latest.md. Everything is
 measured in one run, in fresh temporary directories; see bench/README.md.
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import adversarial
 import corpora
 import measure
 from corpora import Corpus
@@ -40,7 +42,7 @@ RESULTS = BENCH / "results"
 DEMO_CONTENT = ROOT / "content"
 DEV_QUERIES = Path("/work/shared/eval/search-dev.tsv")
 
-MEASUREMENTS = ("build", "incremental", "mkdocs", "search", "server")
+MEASUREMENTS = ("build", "incremental", "mkdocs", "search", "server", "adversarial")
 SOURCE_DIRS = ("kb", "portal", "templates", "static")
 CORPORA = ("real", "synthetic", "demo")
 
@@ -71,6 +73,7 @@ class Config:
     server_requests: int
     mkdocs_synthetic: bool
     output: Path
+    source: Path = ROOT  # where kb/, portal/, templates/, static/ are copied from
     # templates_dir/static_dir for every build, from the source snapshot (the builder
     # rebuilds everything when they change, and they may be edited during a run)
     theme: dict[str, str] = field(default_factory=dict)
@@ -97,6 +100,7 @@ class Section:
     mkdocs: dict[str, Any] | None = None
     search: dict[str, Any] | None = None
     server: dict[str, Any] | None = None
+    adversarial: dict[str, Any] | None = None
     profiles: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -350,22 +354,37 @@ def run_corpus(
     if built and with_server and cfg.wants(name, "server"):
         with step(section, "server"):
             server(section, out_dir, cfg, tmp)
+    if built and with_server and cfg.wants(name, "adversarial"):  # edits 5 articles
+        with step(section, "adversarial"):
+            section.adversarial = adversarial.measure_all(
+                out_dir,
+                corpus.content_dir,
+                corpus.paths,
+                title_queries(corpus.titles, cfg.queries, seed=13),
+                {"content_dir": str(corpus.content_dir), "out_dir": str(out_dir)} | cfg.theme,
+                tmp / "adversarial",
+                policy_source=DEMO_CONTENT / "policy.yaml",
+            )
     if built and cfg.wants(name, "incremental"):  # last: it edits the content
         with step(section, "incremental"):
             incremental(section, out_dir, cfg, tmp)
     return section
 
 
-def snapshot_source(dest: Path) -> Path:
+def snapshot_source(dest: Path, source: Path = ROOT) -> Path:
     """Copy kb/, portal/, templates/ and static/: every child imports and reads this
     copy, so the whole run measures one version even while the tree is being edited."""
     for name in SOURCE_DIRS:
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(source / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 
+# measurements made on one corpus only (the others are not built for them alone)
+ONLY_ON = {"server": "real", "adversarial": "real"}
+
+
 def _needs_corpus(cfg: Config, name: str) -> bool:
-    return any(cfg.wants(name, m) for m in MEASUREMENTS)
+    return any(cfg.wants(name, m) and ONLY_ON.get(m, name) == name for m in MEASUREMENTS)
 
 
 def run(cfg: Config) -> tuple[list[Section], float, str]:
@@ -376,7 +395,7 @@ def run(cfg: Config) -> tuple[list[Section], float, str]:
     tmp_root = Path(tempfile.mkdtemp(prefix="kb-bench-"))
     log(f"working in {tmp_root}")
     try:
-        source = snapshot_source(tmp_root / "source")
+        source = snapshot_source(tmp_root / "source", cfg.source)
         measure.SOURCE = source
         for name in ("templates", "static"):
             cfg.theme[f"{name}_dir"] = str(source / name)
@@ -501,6 +520,9 @@ def _targets(sections: list[Section], cfg: Config) -> list[str]:
             f"({s.search['ours']['p95']:.1f} ms vs {s.search['fts5']['p95']:.1f} ms) "
             f"| {_verdict(ratio <= TARGET_SEARCH_RATIO)} |"
         )
+    for s in sections:
+        if s.adversarial:
+            rows += adversarial.target_rows(s.corpus.name, s.adversarial)
     s = by.get("synthetic")
     if s and s.incremental:
         wall = measure.median([e["wall"] for e in s.incremental["edits"]])
@@ -525,6 +547,7 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
         f"run in {elapsed / 60:.1f} min · Python {platform.python_version()} · "
         f"{os.cpu_count()} CPUs · commit {cfg.commit or 'unknown'}"
         + (" with uncommitted changes in kb/portal/templates/static" if cfg.dirty else "")
+        + (f" · code measured: {cfg.source} (--source)" if cfg.source != ROOT else "")
         + " (a copy taken at the start is what was measured)",
         "",
         "All numbers come from this one run on a shared, noisy machine: compare the ratios "
@@ -682,6 +705,9 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
                 f"top 10 for {d['found_top10']}/{d['queries']} queries (misses: {miss})."
             )
     lines += ["", *ratio_lines]
+    for s in sections:
+        if s.adversarial:
+            lines += adversarial.report_lines(s.corpus.name, s.corpus.articles, s.adversarial)
     servers = [s for s in sections if s.server]
     if servers:
         lines += [
@@ -744,6 +770,13 @@ def parse_args(argv: list[str]) -> Config:
     parser.add_argument(
         "--output", type=Path, default=RESULTS / "latest.md", help="where to write the report"
     )
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=ROOT,
+        help="measure the kb/, portal/, templates/ and static/ found in this directory "
+        "(e.g. a `git archive` of an older commit) instead of the working tree",
+    )
     ns = parser.parse_args(argv)
     only = {n.strip() for item in ns.only for n in item.split(",") if n.strip()}
     unknown = only - set(MEASUREMENTS) - set(CORPORA)
@@ -761,6 +794,7 @@ def parse_args(argv: list[str]) -> Config:
         server_requests=50 if ns.quick else 200,
         mkdocs_synthetic=not ns.quick,
         output=ns.output,
+        source=ns.source.resolve(),
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,33 +15,41 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kb import layout, search
 from kb.build import DEFAULT_STATIC
-from portal import views_kb, views_policy
 from portal.config import Settings
 from portal.db.engine import Database
-from portal.knowledge import KnowledgeBase
-from portal.mail import mailer_for
+from portal.kb import views as views_kb
+from portal.kb.preview import Preview
+from portal.kb.store import KnowledgeBase
+from portal.notify.transport import mailer_for
 from portal.openapi import openapi
-from portal.policy_store import PolicyStore
-from portal.preview import Preview
+from portal.policy import views as views_policy
+from portal.policy.store import PolicyStore
 from portal.security import (
     AllowedHostsMiddleware,
     BodySizeLimitMiddleware,
     SecurityHeadersMiddleware,
+    security_headers,
 )
 from portal.sessions import SessionMiddleware
 from portal.templating import make_templates, render
+from portal.tickets import ratelimit
 from portal.tickets import views as tickets
 from portal.tickets.outbox import Deliverer
+from portal.wizard import uploads
 from portal.wizard import views as wizard
 
 log = logging.getLogger("portal")
 OUTBOX_POLL_SECONDS = 5.0
+# the outbox loop also prunes uploads (``portal uploads prune``) this often, forgetting
+# wizard drafts untouched for PRUNE_AGE
+PRUNE_INTERVAL_SECONDS = 3600.0
+PRUNE_AGE = dt.timedelta(hours=24)
 
 
 def ensure_built(settings: Settings) -> bool:
@@ -48,7 +58,7 @@ def ensure_built(settings: Settings) -> bool:
     gen = layout.current_generation(settings.build_dir)
     if gen is not None and search.is_valid_index(gen / layout.INDEX):
         return False
-    from portal.building import build_from_settings
+    from portal.kb.building import build_from_settings
 
     log.warning("no valid knowledge-base build in %s: building now", settings.build_dir)
     report = build_from_settings(settings, clean=True)
@@ -64,11 +74,23 @@ async def preview_events(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """Database and index, each ``ok`` or what is wrong; 503 when either is down. The
+    database counts as down when a write would fail now (read-only, unreachable, disk
+    full): see ``Database.health``."""
     kb: KnowledgeBase = request.app.state.kb
-    ok = kb.searcher.ready
+    db: Database = request.app.state.db
+    database = await anyio.to_thread.run_sync(db.health)
+    index = "ok" if kb.searcher.ready else "missing"
+    ok = database == "ok" and index == "ok"
     return JSONResponse(
-        {"status": "ok" if ok else "no index", "articles": kb.searcher.doc_count()},
+        {
+            "status": "ok" if ok else "degraded",
+            "database": database,
+            "index": index,
+            "articles": kb.searcher.doc_count(),
+        },
         status_code=200 if ok else 503,
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -97,6 +119,7 @@ ERROR_TITLES = {
     404: "Not found",
     405: "Not allowed",
     413: "Too large",
+    422: "Please check what you sent",
     503: "Temporarily unavailable",
 }
 
@@ -131,25 +154,43 @@ async def _outbox_worker(app: Starlette) -> None:
     )
     app.state.deliverer = deliverer
     wake: anyio.Event = app.state.outbox_wake
+    next_prune = time.monotonic()  # once at start, then every PRUNE_INTERVAL_SECONDS
     while True:
         try:
             await anyio.to_thread.run_sync(deliverer.deliver_due)
-        except Exception:  # the database may be briefly unavailable; try again
+        except OperationalError as exc:  # the database is down or read-only: try again
+            log.warning("outbox: database unavailable: %s", str(exc.orig).splitlines()[0])
+        except Exception:
             log.exception("outbox delivery failed")
+        if time.monotonic() >= next_prune:
+            next_prune = time.monotonic() + PRUNE_INTERVAL_SECONDS
+            try:
+                report = await anyio.to_thread.run_sync(_prune_uploads, app)
+                if report.uploads or report.files or report.drafts:
+                    log.warning("uploads pruned: %s", report.summary())
+            except OperationalError as exc:
+                next_prune = time.monotonic() + OUTBOX_POLL_SECONDS * 12  # soon again
+                log.warning("upload prune: database unavailable: %s", exc.orig)
+            except Exception:
+                log.exception("upload prune failed")
         with anyio.move_on_after(OUTBOX_POLL_SECONDS):
             await wake.wait()
         wake = app.state.outbox_wake = anyio.Event()
 
 
-async def database_down(request: Request, exc: Exception) -> Response:
-    """The database is unreachable: say so plainly; nothing was half-written (every
-    change is one transaction)."""
-    log.error("database unavailable: %s", exc)
-    message = (
-        "We cannot reach our database right now, so nothing was saved. "
-        "Please try again in a few minutes; what you typed is still in your browser "
-        "(use the back button)."
+def _prune_uploads(app: Starlette) -> uploads.PruneReport:
+    settings: Settings = app.state.settings
+    return uploads.prune(
+        app.state.db,
+        settings.upload_dir,
+        older_than=PRUNE_AGE,
+        verify_max_age=settings.verify_max_age,
+        now=dt.datetime.now(dt.UTC),
     )
+
+
+def _unavailable(request: Request, message: str) -> Response:
+    """503 with Retry-After: JSON under /api/, a page elsewhere."""
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": message}, status_code=503, headers={"Retry-After": "60"})
     response = render(
@@ -162,6 +203,66 @@ async def database_down(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def database_down(request: Request, exc: Exception) -> Response:
+    """The database is unreachable: say so plainly; nothing was half-written (every
+    change is one transaction)."""
+    log.error("database unavailable: %s", exc)
+    return _unavailable(
+        request,
+        "We cannot reach our database right now, so nothing was saved. "
+        "Please try again in a few minutes; what you typed is still in your browser "
+        "(use the back button).",
+    )
+
+
+async def storage_down(request: Request, exc: Exception) -> Response:
+    """An upload could not be written (disk full, read-only volume): nothing of it was
+    kept (``uploads.store`` removes its temporary file)."""
+    log.error("upload storage unavailable: %s", exc)
+    return _unavailable(
+        request,
+        "We cannot store files right now, so nothing was saved. Please try again in a few "
+        "minutes; what you typed is still in your browser (use the back button).",
+    )
+
+
+async def limits_down(request: Request, exc: Exception) -> Response:
+    """The rate-limit store (Redis) is unreachable: nothing was counted or sent."""
+    log.error("rate-limit store unavailable: %s", exc)
+    return _unavailable(
+        request,
+        "We cannot accept requests right now, so nothing was sent. "
+        "Please try again in a few minutes; nothing you typed is lost.",
+    )
+
+
+SERVER_ERROR = (
+    "Something went wrong on our side. Please try again in a few minutes; if it keeps "
+    "happening, contact us another way."
+)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """Anything unexpected: 500, JSON under /api/ and a page elsewhere, never a
+    traceback. Starlette runs this outside the middleware stack (ServerErrorMiddleware,
+    which logs the exception afterwards), so the security headers are added here."""
+    settings: Settings = request.app.state.settings
+    headers = {**security_headers(https=settings.https), "Cache-Control": "no-store"}
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": SERVER_ERROR}, status_code=500, headers=headers)
+    try:
+        response = render(
+            request,
+            "message.html",
+            {"title": "Something went wrong", "message": SERVER_ERROR},
+            status_code=500,
+        )
+    except Exception:  # the page itself may be what fails
+        response = PlainTextResponse(SERVER_ERROR, status_code=500)
+    response.headers.update(headers)
+    return response
+
+
 def create_app(
     settings: Settings | None = None, *, build_if_missing: bool = True, run_outbox: bool = True
 ) -> Starlette:
@@ -169,7 +270,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await anyio.to_thread.run_sync(app.state.db.upgrade)
+        # a database that is down or read-only at start must not keep the portal down:
+        # the migrations are retried before its next use
+        await anyio.to_thread.run_sync(app.state.db.upgrade_or_defer)
         preview: Preview | None = app.state.preview
         if preview is not None:
             await anyio.to_thread.run_sync(preview.rebuild)
@@ -203,6 +306,7 @@ def create_app(
         Route("/request/details", wizard.details, methods=["GET", "POST"], name="details"),
         Route("/request/review", wizard.review, methods=["GET", "POST"], name="review"),
         Route("/request/confirm", tickets.confirm, methods=["GET", "POST"], name="confirm"),
+        Route("/tickets/link", tickets.request_link, methods=["POST"], name="ticket_link"),
         Route("/tickets/{number}", tickets.status_page, name="ticket"),
         Route(
             "/tickets/{number}/attachments/{upload}", tickets.attachment, name="ticket_attachment"
@@ -228,7 +332,13 @@ def create_app(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error, OperationalError: database_down},
+        exception_handlers={
+            HTTPException: http_error,
+            OperationalError: database_down,
+            uploads.StorageError: storage_down,
+            ratelimit.Unavailable: limits_down,
+            Exception: server_error,
+        },
     )
     app.state.db = Database(settings.database_url)
     app.state.outbox_wake = None  # an anyio.Event once the loop runs

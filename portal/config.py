@@ -64,6 +64,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a filing link stays valid (it also works only once).",
     ),
     Setting(
+        "PORTAL_STATUS_MAX_AGE",
+        "7776000",
+        "Seconds a ticket's status link stays valid (90 days); a new one is mailed to a "
+        "listed contact on request.",
+    ),
+    Setting(
         "PORTAL_SMTP_URL",
         "(none: mail is printed)",
         "`smtp://user:pass@host:587?starttls=1` or `smtps://host:465`; "
@@ -94,6 +100,13 @@ SETTINGS: tuple[Setting, ...] = (
         "PORTAL_RATE_LIMITS",
         "5/3600,20/3600",
         "Filing-link emails per address and per client, as count/seconds.",
+    ),
+    Setting(
+        "PORTAL_REDIS_URL",
+        "(none: counted in the database)",
+        "Redis for the rate-limit counters, shared by several machines (moving window), "
+        "e.g. `redis://127.0.0.1:6379/0`; `?key_prefix=NAME` (default `portal`) separates "
+        "portals that share one Redis.",
     ),
     Setting(
         "PORTAL_PREVIEW",
@@ -177,6 +190,8 @@ class Settings:
     forwarded_allow_ips: str = ""
     preview: bool = False
     stale_days: int = 365
+    redis_url: str = ""
+    status_max_age: int = 90 * 24 * 3600
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -216,6 +231,8 @@ class Settings:
             "https": _env("PORTAL_HTTPS", "0") in ("1", "true", "yes"),
             "preview": _env("PORTAL_PREVIEW", "0") in ("1", "true", "yes"),
             "stale_days": int(_env("PORTAL_STALE_DAYS", "365")),
+            "redis_url": _env("PORTAL_REDIS_URL", ""),
+            "status_max_age": int(_env("PORTAL_STATUS_MAX_AGE", str(90 * 24 * 3600))),
         }
         values.update(overrides)
         if not values["webhook_secret"]:

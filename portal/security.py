@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
@@ -12,6 +14,22 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def security_headers(*, https: bool) -> dict[str, str]:
+    """The headers every response carries, also those made outside the middleware
+    stack (the 500 page, the 400 for a bad Host)."""
+    headers = {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+    if https:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return headers
 
 
 class SecurityHeadersMiddleware:
@@ -29,23 +47,32 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", CSP)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-                if self.https:
-                    headers.setdefault(
-                        "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-                    )
+                for name, value in security_headers(https=self.https).items():
+                    headers.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
+_HOST = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\[\]]*)(?::(?P<port>[^:]*))?")
+
+
+def host_of(header: str) -> str | None:
+    """The host part of a Host header (lower case; an IPv6 literal keeps its brackets),
+    or None when the header is malformed: a port that is not 1-65535 in digits, more
+    than one colon outside brackets, or brackets around anything but an address."""
+    match = _HOST.fullmatch(header)
+    if match is None:
+        return None
+    port = match.group("port")
+    if port is not None and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return None
+    return match.group("host").lower()
+
+
 class AllowedHostsMiddleware:
-    """Answers 400 to requests whose Host header is not in the allow-list."""
+    """Answers 400 to requests whose Host header is malformed or not in the allow-list
+    (the port does not matter, but it must be one)."""
 
     def __init__(self, app: ASGIApp, *, allowed_hosts: tuple[str, ...]) -> None:
         self.app = app
@@ -53,12 +80,15 @@ class AllowedHostsMiddleware:
         self.allowed = {h.lower() for h in allowed_hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self.allow_any:
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        host = Headers(scope=scope).get("host", "").split(":")[0].lower()
-        if host not in self.allowed:
-            response = PlainTextResponse("Invalid host header", status_code=400)
+        host = host_of(Headers(scope=scope).get("host", ""))
+        if host is None or not (self.allow_any or host in self.allowed):
+            # outside the security-headers middleware: the headers are added here
+            response = PlainTextResponse(
+                "Invalid host header", status_code=400, headers=security_headers(https=False)
+            )
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -4,6 +4,11 @@ Every visitor gets a random session id in a signed, HttpOnly, SameSite=Lax cooki
 CSRF token of a session is an HMAC of its id, so it needs no storage; every
 state-changing form and htmx request carries it (field ``csrf_token`` or header
 ``X-CSRF-Token``) and is refused with 403 when it does not match.
+
+A view rotates the id with ``rotate(request)`` when the session starts to hold
+something worth stealing (the wizard: when an e-mail address or account is entered,
+and after sending): the middleware then sends the new id, so a cookie planted in the
+victim's browser before that moment is worth nothing afterwards (session fixation).
 """
 
 from __future__ import annotations
@@ -52,15 +57,19 @@ class SessionMiddleware:
         new = sid is None
         if sid is None:
             sid = secrets.token_urlsafe(32)
-        scope.setdefault("state", {})["sid"] = sid
+        state = scope.setdefault("state", {})
+        state["sid"] = sid
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and new:
+            # the id the view ended with: rotate() may have replaced it
+            current = state.get("sid", sid)
+            if message["type"] == "http.response.start" and (new or current != sid):
                 headers = MutableHeaders(scope=message)
                 flags = f"Max-Age={MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
                 if self.https:
                     flags += "; Secure"
-                headers.append("Set-Cookie", f"{self.cookie}={self.serializer.dumps(sid)}; {flags}")
+                value = self.serializer.dumps(current)
+                headers.append("Set-Cookie", f"{self.cookie}={value}; {flags}")
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
@@ -69,6 +78,16 @@ class SessionMiddleware:
 def session_id(request: Request) -> str:
     sid: str = request.state.sid
     return sid
+
+
+def rotate(request: Request) -> tuple[str, str]:
+    """Give this browser a new session id from this response on; returns (old, new).
+    The caller moves what the old id owned (``drafts.move``); pages rendered after
+    this carry the new id's CSRF token."""
+    old = session_id(request)
+    new = secrets.token_urlsafe(32)
+    request.state.sid = new
+    return old, new
 
 
 def csrf_token(request: Request) -> str:

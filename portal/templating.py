@@ -41,8 +41,14 @@ def render(
     *,
     block: str | None = None,
     status_code: int = 200,
+    no_store: bool = False,
 ) -> Response:
-    """Render ``name``; for an htmx request render only ``block`` when given."""
+    """Render ``name``; for an htmx request render only ``block`` when given.
+
+    ``no_store`` is for every page that shows personal data (the wizard's steps, the
+    filing page, a ticket's status page, whose URL carries its token): no browser
+    or proxy cache keeps a copy (``Cache-Control: no-store``), so the back button on a
+    shared computer or a caching proxy does not hand it to the next person."""
     templates: Jinja2Blocks = request.app.state.templates
     kwargs: dict[str, Any] = {}
     if block and is_htmx(request):
@@ -51,4 +57,6 @@ def render(
         request, name, context, status_code=status_code, **kwargs
     )
     response.headers["Vary"] = "HX-Request"
+    if no_store:
+        response.headers["Cache-Control"] = "no-store"
     return response

@@ -19,8 +19,8 @@ from starlette.testclient import TestClient
 from kb.build import build
 from kb.policy import Policy, load_policy
 from portal.app import create_app
-from portal.building import build_options
 from portal.config import Settings
+from portal.kb.building import build_options
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
@@ -134,9 +134,14 @@ class LiveServer:
 
 
 def start_server(
-    env_overrides: dict[str, str], *, timeout: float = 30.0, port: int | None = None
+    env_overrides: dict[str, str],
+    *,
+    timeout: float = 30.0,
+    port: int | None = None,
+    workers: int = 1,
 ) -> LiveServer:
-    """A real uvicorn on 127.0.0.1 (a free port unless given), ready when /healthz is."""
+    """A real uvicorn on 127.0.0.1 (a free port unless given), ready when /healthz is.
+    With ``workers`` > 1 uvicorn runs that many processes on the one port."""
     port = port or free_port()
     env = {**os.environ, **env_overrides, "PORTAL_PORT": str(port)}
     process = subprocess.Popen(
@@ -151,6 +156,7 @@ def start_server(
             str(port),
             "--log-level",
             "warning",
+            *(["--workers", str(workers)] if workers > 1 else []),
         ],
         cwd=ROOT,
         env=env,

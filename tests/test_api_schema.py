@@ -13,8 +13,8 @@ from schemathesis import checks
 
 from kb.build import build
 from portal.app import create_app
-from portal.building import build_options
 from portal.config import Settings
+from portal.kb.building import build_options
 from tests.conftest import CONTENT
 
 # schemathesis collects its tests from a schema loaded at import time: the app and its

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from kb import layout
 from kb.scaffold import REFERENCE_END, REFERENCE_START, front_matter_reference, new_article
 from kb.search import Searcher
-from portal.building import build_options
 from portal.cli import main
 from portal.config import Settings
+from portal.kb.building import build_options
 from tests.conftest import CONTENT, article, write_tree
 
 ROOT = Path(__file__).resolve().parent.parent

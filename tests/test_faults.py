@@ -23,11 +23,12 @@ import pytest
 from kb import layout
 from kb.build import build
 from kb.search import Searcher
-from portal import accounts
-from portal.building import build_options
 from portal.config import Settings
 from portal.db.engine import Database
-from portal.tickets import service, tokens
+from portal.directory import importer as accounts
+from portal.kb.building import build_options
+from portal.tickets import tokens
+from portal.tickets.filing import submit
 from tests.conftest import CONTENT, ROOT, free_port, start_server
 
 SECRET = "fault-tests"
@@ -112,7 +113,7 @@ def pending_ids(world: dict[str, Any], count: int) -> list[str]:
     }
     now = dt.datetime.now(dt.UTC)
     for _ in range(count):
-        service.submit(world["db"], world["policy"], world["settings"], data, client="t", now=now)
+        submit(world["db"], world["policy"], world["settings"], data, client="t", now=now)
     from sqlalchemy import select
 
     from portal.db.models import PendingRequest
@@ -255,7 +256,7 @@ def test_corrupted_or_missing_index_is_rebuilt_at_start(
 def test_mail_server_that_refuses_keeps_the_mail_queued(world: dict[str, Any]) -> None:
     from aiosmtpd.controller import Controller
 
-    from portal.mail import SmtpMailer
+    from portal.notify.transport import SmtpMailer
     from portal.tickets import outbox
 
     class Refuse:
@@ -290,7 +291,7 @@ def test_slow_mail_server_times_out_and_retries(world: dict[str, Any]) -> None:
 
     from aiosmtpd.controller import Controller
 
-    from portal.mail import SmtpMailer
+    from portal.notify.transport import SmtpMailer
     from portal.tickets import outbox
 
     class Slow:

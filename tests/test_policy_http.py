@@ -12,9 +12,9 @@ from starlette.testclient import TestClient
 
 from kb import layout
 from portal.app import create_app
-from portal.building import build_from_settings
 from portal.cli import main
 from portal.config import Settings
+from portal.kb.building import build_from_settings
 from tests.conftest import CONTENT, article, write_tree
 
 
@@ -210,7 +210,7 @@ def test_directives_render_policy_facts_into_articles(own_content: Path, tmp_pat
     policy_file = own_content / "policy.yaml"
     policy_file.write_text(policy_file.read_text().replace("amount: 100\n", "amount: 120\n"))
     from kb.build import build
-    from portal.building import build_options
+    from portal.kb.building import build_options
 
     report = build(build_options(settings))
     page = (site.parent.parent / "current" / "site" / "articles/quoted.html").read_text()

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from kb.render import render_markdown
-from portal import mail, uploads
 from portal.app import create_app
 from portal.config import Settings
+from portal.notify import transport as mail
 from portal.tickets import tokens
+from portal.wizard import uploads
 from portal.wizard.flow import check_choose, check_describe
 from tests.test_wizard_http import describe, png, post, token
 
@@ -248,14 +249,14 @@ def test_client_rate_limit(app: Any, demo_settings: Settings) -> None:
     """ASVS 2.4.1: many verification requests from one client are throttled."""
     import datetime as dt
 
-    from portal.tickets import service
+    from portal.tickets.filing import submit
 
     settings = Settings.from_env(**{**demo_settings.__dict__, "rate_limit_client": (2, 3600)})
     policy = app.state.policy.get()
     data = {"email": "", "account": "HH-1", "request_type": "email-not-working", "text": "x"}
     now = dt.datetime.now(dt.UTC)
     results = [
-        service.submit(
+        submit(
             app.state.db,
             policy,
             settings,

@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from starlette.testclient import TestClient
 
-from portal import accounts
 from portal.app import create_app
 from portal.config import Settings
 from portal.db.models import AuditEntry, Outbox, PendingRequest, Ticket
-from portal.tickets import service, tokens
+from portal.directory import importer as accounts
+from portal.tickets import tokens, updates
 from tests.conftest import CONTENT, free_port
 from tests.mailserver import MailServer, body
 
@@ -337,7 +337,7 @@ def test_status_change_emails_the_customer_and_feedback_reaches_the_supervisor(
     filed = post(client, "/request/confirm", {"token": token})
     number = re.search(r"(T-[0-9A-Z]{4}-[0-9A-Z]{4})", filed.text).group(1)  # type: ignore[union-attr]
     policy = app.state.policy.get()
-    service.set_status(
+    updates.set_status(
         app.state.db,
         policy,
         settings,
@@ -437,7 +437,7 @@ def test_pending_requests_store_no_raw_client_address(app: Any) -> None:
 def test_outbox_retries_until_the_mail_server_accepts(app: Any, settings: Settings) -> None:
     import datetime as dt
 
-    from portal.mail import SmtpMailer
+    from portal.notify.transport import SmtpMailer
     from portal.tickets import outbox
 
     port = free_port()

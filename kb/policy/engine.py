@@ -7,7 +7,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import format_currency
@@ -306,20 +306,85 @@ def first_response_due(
     return Due(add_business_hours(calendar, filed_at, hours), hours, calendar, emergency)
 
 
+# What happened to a ticket's emergency claim (stored on the ticket as emergency_outcome).
+EMERGENCY_NONE = "none"  # no claim
+EMERGENCY_ACCEPTED = "accepted"
+EMERGENCY_NOT_EMERGENCY = "rejected_not_emergency"  # the request type is no emergency
+EMERGENCY_IGNORED = "ignored_abuse"  # the account's mark is ignored (abuse rule)
+EMERGENCY_NOT_ON_PLAN = "not_on_plan"  # no emergency handling on the plan (or at all)
+EMERGENCY_REJECTED_BY_STAFF = "rejected_by_staff"  # accepted, then found not to be one
+EMERGENCY_OUTCOMES = (
+    EMERGENCY_NONE,
+    EMERGENCY_ACCEPTED,
+    EMERGENCY_NOT_EMERGENCY,
+    EMERGENCY_IGNORED,
+    EMERGENCY_NOT_ON_PLAN,
+    EMERGENCY_REJECTED_BY_STAFF,
+)
+# Only claims found false count toward the abuse rule: refused by definition, or
+# rejected by staff. A claim ignored under the rule does not (or the ignore period would
+# extend itself), nor one refused because the plan has no emergency handling.
+COUNTED_OUTCOMES = (EMERGENCY_NOT_EMERGENCY, EMERGENCY_REJECTED_BY_STAFF)
+
+
 @dataclass(frozen=True)
 class EmergencyDecision:
     accepted: bool
     priority: str
     explanation: str
     flag_ignored: bool = False
-    counts_as_rejected: bool = False
     ignored_until: dt.datetime | None = None
+    outcome: str = EMERGENCY_NONE
+    # the review step's projection: filing checks the account too and may decide otherwise
+    provisional: bool = False
+    fallback_priority: str | None = None  # what a provisional acceptance becomes if not
+
+    @property
+    def counts_as_rejected(self) -> bool:
+        return self.outcome in COUNTED_OUTCOMES
+
+
+def emergency_priority(policy: Policy) -> str | None:
+    """The priority kept for accepted emergencies: ``emergency.priority``, or the most
+    urgent one. None when the provider has no emergency service."""
+    if policy.emergency is None:
+        return None
+    return policy.emergency.priority or next(iter(policy.priorities), None)
+
+
+def ordinary_priorities(policy: Policy, request_type: str) -> tuple[str, ...]:
+    """The priorities a customer may choose for a request type without an accepted
+    emergency claim: the type's priorities without the emergency priority."""
+    reserved = emergency_priority(policy)
+    return tuple(p for p in policy.request_types[request_type].priorities if p != reserved)
+
+
+def ordinary_priority(policy: Policy, request_type: str, chosen: str | None = None) -> str:
+    """The priority a request is filed at when no emergency claim stands: the one chosen
+    if the type offers it (and it is not the emergency priority), else the type's
+    ``default_priority`` on the same terms, else the type's most urgent ordinary
+    priority, else the policy's most urgent priority that is not the emergency one."""
+    rt = policy.request_types[request_type]
+    allowed = ordinary_priorities(policy, request_type)
+    for candidate in (chosen, rt.default_priority):
+        if candidate and candidate in allowed:
+            return candidate
+    if allowed:
+        return allowed[0]
+    reserved = emergency_priority(policy)
+    others = [p for p in policy.priorities if p != reserved]
+    return others[0] if others else next(iter(policy.priorities))
 
 
 def emergency_flag_ignored_until(
     policy: Policy, rejected_claims: Sequence[dt.datetime], now: dt.datetime
 ) -> dt.datetime | None:
-    """When repeated false claims make the emergency flag ignored, until when."""
+    """When repeated false claims make the emergency flag ignored, until when.
+
+    ``rejected_claims`` are the moments of the account's claims found false: refused by
+    definition or rejected by staff (``COUNTED_OUTCOMES``), never claims ignored under
+    this rule or refused for the plan.
+    """
     e = policy.emergency
     if e is None or not e.max_rejected or not e.window_days:
         return None
@@ -344,16 +409,23 @@ def gate_emergency(
     rejected_claims: Sequence[dt.datetime] = (),
     now: dt.datetime,
 ) -> EmergencyDecision:
-    """Decide whether an 'emergency' mark stands, and at which priority to file."""
+    """Decide whether an 'emergency' mark stands, and at which priority to file.
+
+    Only an accepted claim gets the emergency priority (and, in ``first_response_due``,
+    the plan's emergency calendar): every other outcome files at ``ordinary_priority``.
+    """
     rt = policy.request_types[request_type]
-    if priority not in rt.priorities:
-        priority = rt.default_priority or priority
+    priority = ordinary_priority(policy, rt.id, priority)
+    name = policy.priorities[priority].name
     if not claimed:
         return EmergencyDecision(False, priority, "")
     e = policy.emergency
     if e is None:
         return EmergencyDecision(
-            False, priority, "This provider has no emergency service; filed at normal priority."
+            False,
+            priority,
+            "This provider has no emergency service; filed at normal priority.",
+            outcome=EMERGENCY_NOT_ON_PLAN,
         )
     until = emergency_flag_ignored_until(policy, rejected_claims, now)
     if until is not None:
@@ -365,26 +437,74 @@ def gate_emergency(
             "not emergencies. Your request is filed at its normal priority.",
             flag_ignored=True,
             ignored_until=until,
+            outcome=EMERGENCY_IGNORED,
         )
     if not rt.emergency:
         return EmergencyDecision(
             False,
             priority,
             f"“{rt.title}” is not an emergency. {e.definition} "
-            f"Your request is filed at {policy.priorities[priority].name} priority instead.",
-            counts_as_rejected=True,
+            f"Your request is filed at {name} priority instead.",
+            outcome=EMERGENCY_NOT_EMERGENCY,
         )
     if e.plans and plan_id not in e.plans:
         return EmergencyDecision(
             False,
             priority,
             f"Emergency handling is part of the {_names(policy, e.plans)} plan; your request "
-            f"is filed at {policy.priorities[priority].name} priority and handled first "
-            "within support hours.",
+            f"is filed at {name} priority and handled first within support hours.",
+            outcome=EMERGENCY_NOT_ON_PLAN,
         )
-    target = e.priority or next(iter(policy.priorities))
+    target = emergency_priority(policy) or priority
     note = " It ranks among the highest emergencies." if rt.id in e.highest else ""
-    return EmergencyDecision(True, target, f"Accepted as an emergency.{note}")
+    return EmergencyDecision(
+        True, target, f"Accepted as an emergency.{note}", outcome=EMERGENCY_ACCEPTED
+    )
+
+
+def expected_emergency(
+    policy: Policy,
+    request_type: str,
+    plan_id: str,
+    priority: str,
+    *,
+    claimed: bool,
+    now: dt.datetime,
+) -> EmergencyDecision:
+    """What filing will do with an emergency mark, as far as the policy alone decides.
+
+    The review step knows neither whether the sender is a listed contact nor the
+    account's plan in the directory or its rejected claims (and must not reveal them),
+    so an acceptance is only provisional here: it says what will happen and on what
+    condition. Filing decides with ``gate_emergency`` and the account's claims.
+    """
+    decision = gate_emergency(policy, request_type, plan_id, priority, claimed=claimed, now=now)
+    if decision.outcome != EMERGENCY_ACCEPTED:
+        return decision
+    e = policy.emergency
+    assert e is not None
+    rt = policy.request_types[request_type]
+    fallback = ordinary_priority(policy, request_type, priority)
+    text = (
+        f"“{rt.title}” can be an emergency: it will be filed as one, at "
+        f"{policy.priorities[decision.priority].name} priority"
+    )
+    if e.plans:
+        text += f", if the account is on the {_names(policy, e.plans)} plan"
+    if e.max_rejected and e.window_days:
+        text += (
+            f", unless the account's emergency mark is being ignored because {e.max_rejected} "
+            f"requests marked as emergencies within {e.window_days} days turned out not to be "
+            "emergencies"
+        )
+    text += (
+        f". Otherwise it is filed at {policy.priorities[fallback].name} priority. The link "
+        "we email you checks this against your account and shows the decision before you "
+        "file."
+    )
+    if rt.id in e.highest:
+        text += " It ranks among the highest emergencies."
+    return replace(decision, explanation=text, provisional=True, fallback_priority=fallback)
 
 
 def role_allowed(policy: Policy, request_type: str, role: str | None) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -162,6 +163,8 @@ class Ticket(Base):
     priority: Mapped[str] = mapped_column(String(40))
     emergency_claimed: Mapped[bool] = mapped_column(default=False)
     emergency_accepted: Mapped[bool] = mapped_column(default=False)
+    # what happened to the claim: kb.policy.engine.EMERGENCY_OUTCOMES
+    emergency_outcome: Mapped[str] = mapped_column(String(30), default="none")
     coverage_status: Mapped[str] = mapped_column(String(30))
     coverage_reason: Mapped[str] = mapped_column(Text)
     estimate: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -171,6 +174,10 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(30), default="open", index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # the one status link: its version is in the token (a new link invalidates the older
+    # ones) and its moment of issue makes the same token again for the ticket's mails
+    status_link_version: Mapped[int] = mapped_column(Integer, default=0)
+    status_link_issued_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 class TicketEvent(Base):
@@ -179,7 +186,8 @@ class TicketEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    kind: Mapped[str] = mapped_column(String(20))  # filed, status, comment, feedback
+    # filed, status, comment, feedback, emergency_rejected, link_sent
+    kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str | None] = mapped_column(String(30), nullable=True)
     author: Mapped[str] = mapped_column(String(20))  # customer, staff, system
     note: Mapped[str] = mapped_column(Text, default="")
@@ -203,6 +211,19 @@ class Outbox(Base):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(nullable=True, index=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RateHit(Base):
+    """One counted attempt for a rate limit (e.g. asking for a fresh status link): the
+    scope names the limit, the key is a keyed hash of the address or client."""
+
+    __tablename__ = "rate_hits"
+    __table_args__ = (Index("ix_rate_hits_scope_key_at", "scope", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class AuditEntry(Base):

@@ -20,14 +20,27 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from portal import mail
 from portal.db.engine import Database
 from portal.db.models import Outbox
+from portal.notify import Message
+from portal.notify import transport as mail
 
 log = logging.getLogger("portal.outbox")
 BASE_DELAY = 30  # seconds before the first retry; doubles each time
 MAX_DELAY = 3600
 LOCK_SECONDS = 120
+
+
+def enqueue(session: Session, message: Message) -> None:
+    """Queue a rendered message (``portal.notify``) for delivery."""
+    enqueue_email(
+        session,
+        message.to,
+        message.subject,
+        message.body,
+        purpose=message.purpose,
+        ticket=message.ticket,
+    )
 
 
 def enqueue_email(

@@ -3,8 +3,9 @@ filing link, the customer's status page, and POST /api/requests."""
 
 from __future__ import annotations
 
-import json
+import re
 import urllib.parse
+import zoneinfo
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -13,15 +14,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from kb.policy import Policy
-from portal import analytics, uploads
+from portal import analytics, http, inputs
+from portal.http import BodyError, read_json
 from portal.sessions import check_csrf, csrf_token, session_id
 from portal.templating import render
-from portal.tickets import service, tokens
-from portal.web import database as _db
-from portal.web import now as _now
-from portal.web import policy as _policy
-from portal.web import settings as _settings
-from portal.wizard import drafts
+from portal.tickets import links, numbers, queries, states, tokens, updates
+from portal.tickets.filing import file_pending, prepare, refused_characters, submit
+from portal.wizard import drafts, uploads
 from portal.wizard.flow import (
     check_choose,
     check_coverage,
@@ -30,28 +29,19 @@ from portal.wizard.flow import (
 )
 
 MAX_API_BODY = 64 * 1024
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def wake_outbox(request: Request) -> None:
-    event = getattr(request.app.state, "outbox_wake", None)
-    if event is not None:
-        event.set()
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 
 
 async def submit_reviewed(request: Request, policy: Policy, data: dict[str, Any]) -> Response:
     """The review step's "Send request": same answer for listed and unlisted senders."""
     result = await run_in_threadpool(
-        service.submit,
-        _db(request),
+        submit,
+        http.database(request),
         policy,
-        _settings(request),
+        http.settings(request),
         data,
-        client=_client(request),
-        now=_now(),
+        client=http.client_address(request),
+        now=http.now(),
     )
     if result.throttled:
         return render(
@@ -59,20 +49,34 @@ async def submit_reviewed(request: Request, policy: Policy, data: dict[str, Any]
             "message.html",
             {"title": "Please wait a moment", "message": result.message},
             status_code=429,
+            no_store=True,
         )
-    await run_in_threadpool(analytics.record, _db(request), "ready", data["request_type"])
-    await run_in_threadpool(drafts.discard, _db(request), session_id(request))
-    wake_outbox(request)
-    return render(request, "tickets/sent.html", {"message": result.message, "email": data["email"]})
+    if result.errors:  # a draft from before these checks: the steps show what to change
+        fields = ", ".join(f"“{name}”" for name in result.errors)
+        return render(
+            request,
+            "message.html",
+            {
+                "title": "Please check what you typed",
+                "message": f"{result.message} Go back to the step with {fields} to change it.",
+            },
+            status_code=422,
+            no_store=True,
+        )
+    await run_in_threadpool(analytics.record, http.database(request), "ready", data["request_type"])
+    await run_in_threadpool(drafts.discard, http.database(request), session_id(request))
+    http.wake_outbox(request)
+    context = {"message": result.message, "email": data["email"]}
+    return render(request, "tickets/sent.html", context, no_store=True)
 
 
 def _pending_id(request: Request, token: str) -> str:
     try:
         return tokens.read(
-            _settings(request).secret_key,
+            http.settings(request).secret_key,
             tokens.FILE_REQUEST,
             token,
-            _settings(request).verify_max_age,
+            http.settings(request).verify_max_age,
         )
     except tokens.TokenError as exc:
         raise HTTPException(
@@ -84,42 +88,56 @@ def _pending_id(request: Request, token: str) -> str:
 async def confirm(request: Request) -> Response:
     """The emailed link: shows what will be filed; the button files it (GET changes
     nothing, so mail scanners that follow links cannot file requests)."""
-    policy = _policy(request)
+    policy = http.policy(request)
     if request.method == "POST":
         form = await request.form(max_files=0, max_fields=10)
         token = str(form.get("token") or "")
         check_csrf(request, str(form.get("csrf_token") or ""))
         pending_id = _pending_id(request, token)
         filing = await run_in_threadpool(
-            service.file_pending,
-            _db(request),
+            file_pending,
+            http.database(request),
             policy,
-            _settings(request),
+            http.settings(request),
             pending_id,
             accepted_now=form.get("accept_charges") == "yes",
-            now=_now(),
+            now=http.now(),
         )
         if filing is not None and filing.ticket is not None:
-            wake_outbox(request)
-            return _ticket_page(request, policy, filing.ticket.number, just_filed=filing.created)
+            http.wake_outbox(request)
+            # the status token issued by this filing (None on a second click: the link
+            # is in the confirmation mail, and a filing link never mints one)
+            return await _ticket_page(
+                request,
+                policy,
+                filing.ticket.number,
+                just_filed=filing.created,
+                token=filing.status_token,
+            )
     else:
         token = request.query_params.get("token", "")
         pending_id = _pending_id(request, token)
         filing = await run_in_threadpool(
-            service.prepare, _db(request), policy, pending_id, now=_now()
+            prepare, http.database(request), policy, pending_id, now=http.now()
         )
     if filing is None:
         raise HTTPException(404, "This request no longer exists.")
     if filing.ticket is not None:
-        return _ticket_page(request, policy, filing.ticket.number, just_filed=False)
+        return await _ticket_page(
+            request, policy, filing.ticket.number, just_filed=False, token=None
+        )
     similar = []
     if filing.sender is not None:
         similar = await run_in_threadpool(
-            service.open_tickets_like,
-            _db(request),
+            queries.open_tickets_like,
+            http.database(request),
             filing.sender.account_id,
             filing.pending.data["request_type"],
         )
+    due_local = None
+    if filing.due is not None and filing.due.at is not None:
+        tz = filing.pending.data.get("tz") or policy.provider.timezone
+        due_local = filing.due.at.astimezone(zoneinfo.ZoneInfo(tz))
     context = {
         "policy": policy,
         "filing": filing,
@@ -127,53 +145,166 @@ async def confirm(request: Request) -> Response:
         "request_type": policy.request_types.get(filing.pending.data.get("request_type", "")),
         "token": token,
         "csrf": csrf_token(request),
-        "similar": [(t, service.status_link(_settings(request), t.number)) for t in similar],
+        "due_local": due_local,
+        # no links: a status link goes only to the contact of its ticket
+        "similar": similar,
     }
-    return render(request, "tickets/confirm.html", context)
+    return render(request, "tickets/confirm.html", context, no_store=True)
 
 
-def _ticket_page(request: Request, policy: Policy, number: str, *, just_filed: bool) -> Response:
-    view = service.load_ticket(_db(request), number)
+async def _ticket_page(
+    request: Request, policy: Policy, number: str, *, just_filed: bool, token: str | None
+) -> Response:
+    """The status page with the status token the visitor came with (or the one just
+    issued by filing). It never makes a token: without one the page shows the ticket
+    but no forms or attachments, and offers to mail a new link."""
+    view = await run_in_threadpool(queries.load_ticket, http.database(request), number)
     if view is None:
         raise HTTPException(404, "No such ticket.")
-    settings = _settings(request)
-    token = tokens.make(settings.secret_key, tokens.TICKET_STATUS, number)
     context = {
         "policy": policy,
         "view": view,
         "ticket": view.ticket,
-        "labels": service.STATUS_LABELS,
-        "closed": view.ticket.status in service.CLOSED,
+        "labels": states.STATUS_LABELS,
+        "closed": view.ticket.status in states.CLOSED,
         "token": token,
         "csrf": csrf_token(request),
         "just_filed": just_filed,
+        "emergency_labels": states.EMERGENCY_LABELS,
+        "link_form": {"number": number, "email": ""},
+        "link_roles": _link_roles(policy),
+        "errors": {},
     }
-    return render(request, "tickets/status.html", context)
+    return render(request, "tickets/status.html", context, no_store=True)
 
 
-def _status_number(request: Request, token: str) -> str:
+def _verify_status_token(request: Request, token: str) -> str:
+    """The ticket number of a status token for this URL's ticket, if the token is
+    genuine, not expired (``PORTAL_STATUS_MAX_AGE``) and the ticket's current link."""
     number = str(request.path_params["number"])
-    try:
-        value = tokens.read(
-            _settings(request).secret_key, tokens.TICKET_STATUS, token, tokens.STATUS_MAX_AGE
-        )
-    except tokens.TokenError as exc:
-        raise HTTPException(404, "No such ticket, or the link is not valid.") from exc
+    settings = http.settings(request)
+    value, version = tokens.read_versioned(
+        settings.secret_key, tokens.TICKET_STATUS, token, settings.status_max_age
+    )
     if value != number:
-        raise HTTPException(404, "No such ticket, or the link is not valid.")
+        raise tokens.TokenError("This link is not valid.")
+    if not links.status_link_valid(http.database(request), number, version):
+        raise tokens.TokenError("This link was replaced by a newer one.", expired=True)
     return number
 
 
+def _status_number(request: Request, token: str) -> str:
+    try:
+        return _verify_status_token(request, token)
+    except tokens.TokenError as exc:
+        raise HTTPException(404, "No such ticket, or the link is not valid.") from exc
+
+
+def _link_roles(policy: Policy) -> list[str]:
+    """Who besides the filing contact may ask for a new link (links.request_status_link)."""
+    roles = (policy.contacts.role(r) for r in policy.contacts.restricted_roles)
+    return [r.name.lower() for r in roles if r is not None]
+
+
+def _link_page(
+    request: Request,
+    policy: Policy,
+    problem: str,
+    *,
+    number: str,
+    email: str = "",
+    errors: dict[str, str] | None = None,
+    status_code: int,
+) -> Response:
+    """The page for a link that does not open a ticket: the same for every number, with
+    a form that mails a new link to the ticket's listed contact."""
+    context = {
+        "problem": problem,
+        "link_form": {"number": number if numbers.is_number(number) else "", "email": email},
+        "link_roles": _link_roles(policy),
+        "errors": errors or {},
+        "csrf": csrf_token(request),
+    }
+    return render(request, "tickets/link.html", context, status_code=status_code, no_store=True)
+
+
 async def status_page(request: Request) -> Response:
-    policy = _policy(request)
-    number = _status_number(request, request.query_params.get("token", ""))
-    return _ticket_page(request, policy, number, just_filed=False)
+    policy = http.policy(request)
+    token = request.query_params.get("token", "")
+    try:
+        number = await run_in_threadpool(_verify_status_token, request, token)
+    except tokens.TokenError as exc:
+        problem = str(exc) if token else "This address has no link token."
+        return _link_page(
+            request,
+            policy,
+            problem,
+            number=str(request.path_params["number"]),
+            status_code=410 if exc.expired else 404,
+        )
+    return await _ticket_page(request, policy, number, just_filed=False, token=token)
+
+
+async def request_link(request: Request) -> Response:
+    """POST /tickets/link: mail a new status link to a listed contact of the ticket. The
+    answer is the same for every ticket number and address."""
+    policy = http.policy(request)
+    form = await request.form(max_files=0, max_fields=10)
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    number = str(form.get("number") or "").strip().upper()
+    email = str(form.get("email") or "").strip()
+    errors: dict[str, str] = {}
+    if not numbers.is_number(number):
+        errors["number"] = "Enter the ticket number, like T-7KQ3-M9XD."
+    if len(email) > 254 or not _EMAIL.match(email):
+        errors["email"] = "Enter your email address, like name@example.com."
+    if errors:
+        return _link_page(
+            request,
+            policy,
+            "Please correct the form below.",
+            number=number,
+            email=email,
+            errors=errors,
+            status_code=422,
+        )
+    result = await run_in_threadpool(
+        links.request_status_link,
+        http.database(request),
+        policy,
+        http.settings(request),
+        number,
+        email,
+        client=http.client_address(request),
+        now=http.now(),
+    )
+    if result.throttled:
+        return render(
+            request,
+            "message.html",
+            {"title": "Please wait a moment", "message": result.message},
+            status_code=429,
+        )
+    http.wake_outbox(request)
+    return render(request, "message.html", {"title": "Check your email", "message": result.message})
 
 
 async def add_to_ticket(request: Request) -> Response:
-    policy = _policy(request)
+    policy = http.policy(request)
     form = await request.form(max_files=0, max_fields=10)
     check_csrf(request, str(form.get("csrf_token") or ""))
+    refused = inputs.check_fields(
+        ((k, v) for k, v in form.multi_items() if isinstance(v, str)),
+        multiline=lambda name: name == "text",
+    )
+    if refused:
+        name, problem = next(iter(refused.items()))
+        what = "Your text" if name == "text" else f"The form field “{name}”"
+        raise HTTPException(
+            422,
+            f"{what} was refused, so nothing was sent. {problem} "
+            "Go back to change it: what you typed is still there.",
+        )
     number = _status_number(request, str(form.get("token") or ""))
     text = str(form.get("text") or "").strip()
     kind = request.path_params["kind"]
@@ -184,42 +315,59 @@ async def add_to_ticket(request: Request) -> Response:
     try:
         if kind == "comment":
             await run_in_threadpool(
-                service.add_comment, _db(request), _settings(request), number, text, now=_now()
+                updates.add_comment,
+                http.database(request),
+                http.settings(request),
+                number,
+                text,
+                now=http.now(),
             )
         elif kind in ("feedback", "complaint"):
             await run_in_threadpool(
-                service.add_feedback,
-                _db(request),
+                updates.add_feedback,
+                http.database(request),
                 policy,
-                _settings(request),
+                http.settings(request),
                 number,
                 text,
                 complaint=kind == "complaint",
-                now=_now(),
+                now=http.now(),
             )
         else:
             raise HTTPException(404, "Unknown action.")
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from exc
-    wake_outbox(request)
-    return _ticket_page(request, policy, number, just_filed=False)
+    http.wake_outbox(request)
+    return await _ticket_page(
+        request, policy, number, just_filed=False, token=str(form.get("token") or "")
+    )
 
 
 async def api_requests(request: Request) -> Response:
-    """POST /api/requests: the wizard's fields as JSON, checked the same way."""
-    policy = _policy(request)
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":  # cross-site forms cannot send this type
-        return JSONResponse({"error": "send Content-Type: application/json"}, status_code=415)
-    body = await request.body()
-    if len(body) > MAX_API_BODY:
-        return JSONResponse({"error": "request body too large"}, status_code=413)
+    """POST /api/requests: the wizard's fields as JSON, checked the same way. A body with
+    characters that no field accepts, in any string at any depth, is refused with 422
+    naming the fields; it is refused before anything depends on the sender and counts
+    toward the rate limits."""
+    policy = http.policy(request)
     try:
-        payload = json.loads(body)
-    except ValueError:
-        return JSONResponse({"error": "the body is not valid JSON"}, status_code=400)
+        payload = await read_json(request, max_bytes=MAX_API_BODY)
+    except BodyError as exc:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
     if not isinstance(payload, dict):
         return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
+    if refused_characters(payload):
+        refused = await run_in_threadpool(
+            submit,
+            http.database(request),
+            policy,
+            http.settings(request),
+            payload,
+            client=http.client_address(request),
+            now=http.now(),
+        )
+        if refused.throttled:
+            return JSONResponse({"error": refused.message}, status_code=429)
+        return JSONResponse({"error": refused.message, "fields": refused.errors}, status_code=422)
     flat = {k: v if isinstance(v, str) else "" for k, v in payload.items() if k != "details"}
     details = payload.get("details") if isinstance(payload.get("details"), dict) else {}
     errors: dict[str, str] = {}
@@ -236,7 +384,7 @@ async def api_requests(request: Request) -> Response:
         form = {f"detail_{k}": str(v) for k, v in (details or {}).items() if isinstance(v, str)}
         form["priority"] = flat.get("priority", "")
         form["emergency"] = "yes" if payload.get("emergency") is True else ""
-        checked = check_details(policy, data, form, attachments={}, now=_now())
+        checked = check_details(policy, data, form, attachments={}, now=http.now())
         errors.update(checked.errors)
         data.update(checked.values)
     if errors:
@@ -244,29 +392,31 @@ async def api_requests(request: Request) -> Response:
             {"error": "the request is incomplete", "fields": errors}, status_code=422
         )
     result = await run_in_threadpool(
-        service.submit,
-        _db(request),
+        submit,
+        http.database(request),
         policy,
-        _settings(request),
+        http.settings(request),
         data,
-        client=_client(request),
-        now=_now(),
+        client=http.client_address(request),
+        now=http.now(),
     )
     if result.throttled:
         return JSONResponse({"error": result.message}, status_code=429)
-    wake_outbox(request)
+    if result.errors:
+        return JSONResponse({"error": result.message, "fields": result.errors}, status_code=422)
+    http.wake_outbox(request)
     return JSONResponse({"message": result.message}, status_code=202)
 
 
 async def attachment(request: Request) -> Response:
     """A ticket's attachment for its customer: always a download, never rendered."""
     number = _status_number(request, request.query_params.get("token", ""))
-    view = await run_in_threadpool(service.load_ticket, _db(request), number)
+    view = await run_in_threadpool(queries.load_ticket, http.database(request), number)
     upload = next(
         (u for u in (view.attachments if view else []) if u.id == request.path_params["upload"]),
         None,
     )
-    path = uploads.path_of(_settings(request).upload_dir, upload.id) if upload else None
+    path = uploads.path_of(http.settings(request).upload_dir, upload.id) if upload else None
     if upload is None or path is None:
         raise HTTPException(404, "No such attachment.")
     quoted = urllib.parse.quote(upload.filename, safe="")

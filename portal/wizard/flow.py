@@ -18,7 +18,8 @@ from typing import Any
 
 from kb.policy import Policy
 from kb.policy.details import DETAIL_FIELDS
-from kb.policy.engine import Coverage, Facts, coverage
+from kb.policy.engine import Coverage, Facts, coverage, ordinary_priorities
+from portal import inputs
 
 STEPS = ("describe", "choose", "coverage", "details", "review")
 OPTIONAL_DETAILS = frozenset({"preferred_date", "screenshot"})
@@ -44,6 +45,27 @@ def _text(form: Form, name: str) -> str:
     return str(form.get(name, "") or "").strip()
 
 
+def multiline_field(name: str) -> bool:
+    """Whether tab and newline belong in a field: the description and the textarea
+    details, by form name (``text``, ``detail_doing``) or JSON path (``details.doing``)."""
+    if name == "text":
+        return True
+    for prefix in ("detail_", "details."):
+        if name.startswith(prefix):
+            spec = DETAIL_FIELDS.get(name.removeprefix(prefix))
+            return spec is not None and spec.kind == "textarea"
+    return False
+
+
+def _refuse_characters(result: Checked, form: Form, names: dict[str, str]) -> None:
+    """A field error for every field (form name -> error key) whose characters the
+    portal does not accept (``portal.inputs``); it replaces any other error there."""
+    for name, key in names.items():
+        found = inputs.problem(str(form.get(name, "") or ""), multiline=multiline_field(name))
+        if found:
+            result.errors[key] = found
+
+
 def check_describe(form: Form) -> Checked:
     result = Checked()
     text = _text(form, "text")
@@ -51,6 +73,7 @@ def check_describe(form: Form) -> Checked:
         result.errors["text"] = "Describe what you need help with in a few words."
     elif len(text) > 2000:
         result.errors["text"] = "Keep the description under 2,000 characters; details come later."
+    _refuse_characters(result, form, {"text": "text"})
     result.values["text"] = text
     return result
 
@@ -79,6 +102,8 @@ def check_choose(policy: Policy, form: Form) -> Checked:
     if tz not in TIMEZONES:
         result.errors["tz"] = "Choose your time zone."
         tz = policy.provider.timezone
+    names = ("request_type", "account", "email", "plan", "role", "version", "tz")
+    _refuse_characters(result, form, {n: n for n in names})
     result.values.update(
         request_type=rt,
         account=account,
@@ -171,9 +196,25 @@ def check_details(
                 if day < now.astimezone(tz).date():
                     result.errors[detail_id] = "Choose today or a later date."
     priority = _text(form, "priority")
+    emergency = form.get("emergency") in ("yes", "on", "true", "1")
     if priority not in rt.priorities:
         result.errors["priority"] = "Choose one of the priorities listed."
-    emergency = form.get("emergency") in ("yes", "on", "true", "1")
+    elif priority not in ordinary_priorities(policy, rt.id) and not (emergency and rt.emergency):
+        # the emergency priority comes only with the emergency mark (and its acceptance)
+        name = policy.priorities[priority].name
+        result.errors["priority"] = (
+            f"{name} is for emergencies: tick “This is an emergency” if this is one, "
+            "or choose another priority."
+            if rt.emergency
+            else f"{name} is kept for emergencies, and “{rt.title}” is not one: "
+            "choose another priority."
+        )
+    _refuse_characters(
+        result,
+        form,
+        {"priority": "priority"}
+        | {f"detail_{d}": d for d in rt.details if DETAIL_FIELDS[d].kind != "file"},
+    )
     result.values.update(details=details, priority=priority, emergency=emergency and rt.emergency)
     result.values["emergency_claimed"] = emergency
     return result

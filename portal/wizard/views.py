@@ -20,20 +20,17 @@ from kb.policy.engine import (
     EmergencyDecision,
     check_version,
     describe_rate,
+    expected_emergency,
     first_response_due,
-    gate_emergency,
+    ordinary_priorities,
+    ordinary_priority,
 )
 from kb.policy.suggest import suggest
-from portal import analytics, uploads
-from portal.db.engine import Database
-from portal.db.models import Upload
-from portal.sessions import check_csrf, csrf_token, session_id
+from portal import analytics, http, inputs, offload
+from portal.sessions import check_csrf, csrf_token, rotate, session_id
 from portal.templating import render
 from portal.tickets.views import submit_reviewed
-from portal.web import database as _db
-from portal.web import now as _now
-from portal.web import policy as _policy
-from portal.wizard import drafts
+from portal.wizard import drafts, uploads
 from portal.wizard.flow import (
     OPTIONAL_DETAILS,
     STEPS,
@@ -46,6 +43,7 @@ from portal.wizard.flow import (
     check_details,
     current_coverage,
     first_incomplete,
+    multiline_field,
 )
 
 STEP_URLS = {
@@ -64,12 +62,21 @@ STEP_TITLES = {
 }
 MAX_FORM_FIELDS = 60
 MAX_FORM_FILES = 2
+# fields whose step shows a refused character next to the field, with what was typed
+# (portal/wizard/flow.py); ``_form`` refuses every other field itself
+INLINE_CHECKED = {
+    "/request": frozenset({"text"}),
+    "/request/choose": frozenset(
+        {"request_type", "account", "email", "plan", "role", "version", "tz"}
+    ),
+    "/request/details": frozenset({"priority"} | {f"detail_{d}" for d in DETAIL_FIELDS}),
+}
 
 
 async def _form(request: Request, *, files: bool = False) -> FormData:
     """The submitted form, CSRF-checked. Forms that take no files refuse them; the
     caller of a form with files must ``await form.close()``."""
-    settings = request.app.state.settings
+    settings = http.settings(request)
     try:
         form = await request.form(
             max_files=MAX_FORM_FILES if files else 0,
@@ -86,8 +93,20 @@ async def _form(request: Request, *, files: bool = False) -> FormData:
     except Exception as exc:  # malformed multipart or urlencoded bodies
         raise HTTPException(400, "The form could not be read; please submit it again.") from exc
     token = form.get("csrf_token")
+    inline = INLINE_CHECKED.get(request.url.path, frozenset())
+    refused = inputs.check_fields(
+        ((k, v) for k, v in form.multi_items() if isinstance(v, str) and k not in inline),
+        multiline=multiline_field,
+    )
     try:
         check_csrf(request, token if isinstance(token, str) else None)
+        if refused:
+            name, problem = next(iter(refused.items()))
+            raise HTTPException(
+                422,
+                f"The form field “{name}” was refused. {problem} "
+                "Go back to change it: what you typed is still there.",
+            )
     except HTTPException:
         await form.close()
         raise
@@ -99,15 +118,31 @@ def _plain(form: FormData) -> dict[str, str]:
 
 
 async def _draft(request: Request) -> dict[str, Any] | None:
-    return await run_in_threadpool(drafts.load, _db(request), session_id(request))
+    return await run_in_threadpool(drafts.load, http.database(request), session_id(request))
 
 
 async def _save(request: Request, data: dict[str, Any]) -> None:
-    data["_id"] = await run_in_threadpool(drafts.save, _db(request), session_id(request), data)
+    data["_id"] = await run_in_threadpool(
+        drafts.save, http.database(request), session_id(request), data
+    )
+
+
+async def _remove_files(request: Request, ids: list[str]) -> None:
+    """Delete the files of uploads the draft no longer holds (rows already gone)."""
+    if ids:
+        directory = http.settings(request).upload_dir
+        await run_in_threadpool(uploads.remove_files, directory, ids)
+
+
+async def _rotate_session(request: Request) -> None:
+    """A new session id for this browser, taking its draft along: a cookie planted
+    before (session fixation) no longer shows what is entered from now on."""
+    old, new = rotate(request)
+    await run_in_threadpool(drafts.move, http.database(request), old, new)
 
 
 async def _event(request: Request, kind: str, key: str = "") -> None:
-    await run_in_threadpool(analytics.record, _db(request), kind, key)
+    await run_in_threadpool(analytics.record, http.database(request), kind, key)
 
 
 def _redirect(step: str) -> Response:
@@ -133,22 +168,22 @@ def _context(
 async def _guard(request: Request, step: str) -> tuple[Policy, dict[str, Any]] | Response:
     """The policy and draft when ``step`` may be shown, else a redirect to the first
     step that still needs the customer."""
-    policy = _policy(request)
+    policy = http.policy(request)
     data = await _draft(request) or {}
-    needed = first_incomplete(policy, data, now=_now())
+    needed = first_incomplete(policy, data, now=http.now())
     if STEPS.index(needed) < STEPS.index(step):
         return _redirect(needed)
     return policy, data
 
 
 def _articles(request: Request, text: str) -> list[dict[str, Any]]:
-    result = request.app.state.kb.searcher.search(text, limit=3, facets=False)
-    kb = request.app.state.kb
+    result = http.knowledge(request).searcher.search(text, limit=3, facets=False)
+    kb = http.knowledge(request)
     return [{"hit": hit, "body": kb.fragment(hit.slug)} for hit in result.hits]
 
 
 def _suggested_types(request: Request, policy: Policy, text: str) -> list[Any]:
-    synonyms = request.app.state.kb.searcher.synonym_groups()
+    synonyms = http.knowledge(request).searcher.synonym_groups()
     return [s.request_type for s in suggest(policy, text, synonyms=synonyms, limit=4)]
 
 
@@ -156,7 +191,7 @@ def _suggested_types(request: Request, policy: Policy, text: str) -> list[Any]:
 
 
 async def describe(request: Request) -> Response:
-    policy = _policy(request)
+    policy = http.policy(request)
     data = await _draft(request) or {}
     errors: dict[str, str] = {}
     form: dict[str, str] = {"text": data.get("text", "")}
@@ -167,6 +202,14 @@ async def describe(request: Request) -> Response:
         if checked.ok:
             if checked.values["text"] != data.get("text"):
                 # a new problem: what was chosen for the old one no longer applies
+                if data.get("attachments"):
+                    dropped = await run_in_threadpool(
+                        drafts.clear_attachments,
+                        http.database(request),
+                        session_id(request),
+                        data["_id"],
+                    )
+                    await _remove_files(request, dropped)
                 data = {"_id": data.get("_id"), "done": []}
             data.update(checked.values)
             data["done"] = sorted(set(data.get("done") or []) | {"describe"})
@@ -178,11 +221,25 @@ async def describe(request: Request) -> Response:
         await _event(request, "step", "describe")
     context = _context(request, policy, "describe", data, errors=errors, form=form)
     text = form.get("text", "")
-    context.update(suggestions(request, policy, text) if text else {"articles": [], "types": []})
-    return render(request, "wizard/describe.html", context, status_code=422 if errors else 200)
+    context.update(
+        await suggestions(request, policy, text) if text else {"articles": [], "types": []}
+    )
+    return render(
+        request,
+        "wizard/describe.html",
+        context,
+        status_code=422 if errors else 200,
+        no_store=True,
+    )
 
 
-def suggestions(request: Request, policy: Policy, text: str) -> dict[str, Any]:
+async def suggestions(request: Request, policy: Policy, text: str) -> dict[str, Any]:
+    """Matching articles and request types, computed in a worker thread: searching and
+    scoring are CPU work (bounded, but not free) that must not hold up the event loop."""
+    return await offload.run(_suggestions, request, policy, text)
+
+
+def _suggestions(request: Request, policy: Policy, text: str) -> dict[str, Any]:
     return {
         "articles": _articles(request, text),
         "types": _suggested_types(request, policy, text),
@@ -191,7 +248,7 @@ def suggestions(request: Request, policy: Policy, text: str) -> dict[str, Any]:
 
 async def suggest_fragment(request: Request) -> Response:
     """Live suggestions while the customer types (htmx)."""
-    policy = _policy(request)
+    policy = http.policy(request)
     form = await _form(request)
     text = str(form.get("text") or "")[:2000]
     context = {
@@ -199,7 +256,7 @@ async def suggest_fragment(request: Request) -> Response:
         "csrf": csrf_token(request),
         "text": text,
         **(
-            suggestions(request, policy, text)
+            await suggestions(request, policy, text)
             if len(text.strip()) >= 3
             else {"articles": [], "types": []}
         ),
@@ -207,10 +264,12 @@ async def suggest_fragment(request: Request) -> Response:
     shown = [a["hit"].slug for a in context["articles"]]
     if len(text.strip()) >= 3:
         if shown:
-            await run_in_threadpool(analytics.record_many, _db(request), "suggested", shown)
+            await run_in_threadpool(
+                analytics.record_many, http.database(request), "suggested", shown
+            )
         else:
             await _event(request, "search_no_results", analytics.scrub(text))
-    return render(request, "wizard/_suggestions.html", context)
+    return render(request, "wizard/_suggestions.html", context, no_store=True)
 
 
 async def solved(request: Request) -> Response:
@@ -218,18 +277,24 @@ async def solved(request: Request) -> Response:
     form = await _form(request)
     slug = str(form.get("slug") or "")
     step = str(form.get("step") or "describe")
-    article = request.app.state.kb.article(slug)
+    article = http.knowledge(request).article(slug)
     if article is None:
         raise HTTPException(404, "Unknown article.")
     await _event(request, "deflected", slug)
     await _event(request, "deflected_at", step if step in STEPS else "describe")
-    await run_in_threadpool(drafts.discard, _db(request), session_id(request))
-    return render(request, "wizard/solved.html", {"article": article})
+    dropped = await run_in_threadpool(
+        drafts.discard, http.database(request), session_id(request), forget_uploads=True
+    )
+    await _remove_files(request, dropped)
+    return render(request, "wizard/solved.html", {"article": article}, no_store=True)
 
 
 async def restart(request: Request) -> Response:
     await _form(request)
-    await run_in_threadpool(drafts.discard, _db(request), session_id(request))
+    dropped = await run_in_threadpool(
+        drafts.discard, http.database(request), session_id(request), forget_uploads=True
+    )
+    await _remove_files(request, dropped)
     return _redirect("describe")
 
 
@@ -255,6 +320,18 @@ async def choose(request: Request) -> Response:
                 data.pop("details", None)
                 data.pop("priority", None)
                 data.pop("accepted", None)
+                # the old type's attachments are not asked for any more
+                if data.pop("attachments", None):
+                    dropped = await run_in_threadpool(
+                        drafts.clear_attachments,
+                        http.database(request),
+                        session_id(request),
+                        data["_id"],
+                    )
+                    await _remove_files(request, dropped)
+            who = (checked.values.get("email"), checked.values.get("account"))
+            if who != (data.get("email"), data.get("account")):
+                await _rotate_session(request)  # the draft now names a person
             data.update(checked.values)
             data["done"] = sorted(set(data.get("done") or []) | {"choose"})
             await _save(request, data)
@@ -262,13 +339,15 @@ async def choose(request: Request) -> Response:
             return _redirect("coverage")
         errors = checked.errors
     context = _context(request, policy, "choose", data, errors=errors, form=form)
-    context.update(suggestions(request, policy, data["text"]))
+    context.update(await suggestions(request, policy, data["text"]))
     shown = [a["hit"].slug for a in context["articles"]]
     if request.method == "GET":
-        await run_in_threadpool(analytics.record_many, _db(request), "suggested", shown)
+        await run_in_threadpool(analytics.record_many, http.database(request), "suggested", shown)
     context["groups"] = policy.request_type_groups()
     context["timezones"] = sorted(TIMEZONES)
-    return render(request, "wizard/choose.html", context, status_code=422 if errors else 200)
+    return render(
+        request, "wizard/choose.html", context, status_code=422 if errors else 200, no_store=True
+    )
 
 
 # --- step 3: coverage -------------------------------------------------------------------
@@ -291,7 +370,7 @@ async def coverage_step(request: Request) -> Response:
             return _redirect("details")
         errors = checked.errors
     cov = current_coverage(policy, data)
-    kb = request.app.state.kb
+    kb = http.knowledge(request)
     context = _context(
         request,
         policy,
@@ -309,7 +388,7 @@ async def coverage_step(request: Request) -> Response:
         else "",
     )
     status = 422 if errors else 200
-    return render(request, "wizard/coverage.html", context, status_code=status)
+    return render(request, "wizard/coverage.html", context, status_code=status, no_store=True)
 
 
 # --- step 4: details ---------------------------------------------------------------------
@@ -318,14 +397,22 @@ async def coverage_step(request: Request) -> Response:
 async def _store_uploads(
     request: Request, policy: Policy, data: dict[str, Any], form: FormData, errors: dict[str, str]
 ) -> None:
-    settings = request.app.state.settings
+    """Store the uploads of this POST, one per file detail of the request type: a new
+    upload replaces the slot's old one and "remove" empties it, and the files the draft
+    no longer holds are deleted at once (so a session never keeps more files than its
+    request type asks for)."""
+    settings = http.settings(request)
+    db, sid, draft_id = http.database(request), session_id(request), data.get("_id")
     rt = policy.request_types[data["request_type"]]
     attachments = dict(data.get("attachments") or {})
     for detail_id in rt.details:
         if DETAIL_FIELDS[detail_id].kind != "file":
             continue
         if form.get(f"remove_{detail_id}"):
-            attachments.pop(detail_id, None)
+            attachments, dropped = await run_in_threadpool(
+                drafts.detach, db, sid, draft_id, detail_id
+            )
+            await _remove_files(request, dropped)
         item = form.get(f"detail_{detail_id}")
         if not isinstance(item, UploadFile) or not item.filename:
             continue
@@ -341,23 +428,15 @@ async def _store_uploads(
         except uploads.UploadError as exc:
             errors[detail_id] = str(exc)
             continue
-        await run_in_threadpool(_record_upload, _db(request), stored, data.get("_id"))
-        attachments[detail_id] = {"id": stored.id, "filename": stored.filename, "size": stored.size}
-    data["attachments"] = attachments
-
-
-def _record_upload(db: Database, stored: uploads.StoredFile, draft_id: str | None) -> None:
-    with db.session() as session:
-        session.add(
-            Upload(
-                id=stored.id,
-                draft_id=draft_id,
-                filename=stored.filename,
-                content_type=stored.content_type,
-                size=stored.size,
-                sha256=stored.sha256,
+        try:
+            attachments, dropped = await run_in_threadpool(
+                drafts.attach, db, sid, draft_id, detail_id, stored
             )
-        )
+        except Exception:  # no row for it: the file must not stay either
+            await _remove_files(request, [stored.id])
+            raise
+        await _remove_files(request, dropped)
+    data["attachments"] = attachments
 
 
 async def details(request: Request) -> Response:
@@ -368,7 +447,7 @@ async def details(request: Request) -> Response:
     rt = policy.request_types[data["request_type"]]
     errors: dict[str, str] = {}
     form: dict[str, str] = {f"detail_{k}": v for k, v in (data.get("details") or {}).items()}
-    form["priority"] = data.get("priority") or rt.default_priority or ""
+    form["priority"] = data.get("priority") or ordinary_priority(policy, rt.id)
     form["emergency"] = "yes" if data.get("emergency_claimed") else ""
     if request.method == "POST":
         submitted = await _form(request, files=True)
@@ -379,7 +458,7 @@ async def details(request: Request) -> Response:
         finally:
             await submitted.close()
         checked: Checked = check_details(
-            policy, data, form, attachments=data.get("attachments"), now=_now()
+            policy, data, form, attachments=data.get("attachments"), now=http.now()
         )
         errors = {**checked.errors, **upload_errors}
         # keep what was typed and what was attached, even when something must be fixed
@@ -401,20 +480,37 @@ async def details(request: Request) -> Response:
         request_type=rt,
         fields=[DETAIL_FIELDS[d] for d in rt.details],
         optional=OPTIONAL_DETAILS,
-        priorities=[policy.priorities[p] for p in rt.priorities],
-        max_upload_mb=request.app.state.settings.max_upload_bytes // (1024 * 1024),
+        # the emergency priority is not offered: it comes only with an accepted claim
+        priorities=[
+            policy.priorities[p] for p in ordinary_priorities(policy, rt.id) or rt.priorities
+        ],
+        max_upload_mb=http.settings(request).max_upload_bytes // (1024 * 1024),
     )
-    return render(request, "wizard/details.html", context, status_code=422 if errors else 200)
+    return render(
+        request, "wizard/details.html", context, status_code=422 if errors else 200, no_store=True
+    )
 
 
 # --- step 5: review ------------------------------------------------------------------------
 
 
 def expected_response(
-    policy: Policy, data: dict[str, Any], decision: EmergencyDecision, now: dt.datetime
+    policy: Policy,
+    data: dict[str, Any],
+    decision: EmergencyDecision,
+    now: dt.datetime,
+    *,
+    priority: str | None = None,
+    emergency: bool | None = None,
 ) -> tuple[Due, str | None]:
+    """The first response the decision gives (or the one at ``priority``, not as an
+    emergency): the due moment and the same moment in the customer's time zone."""
     due = first_response_due(
-        policy, data["plan"], decision.priority, now, emergency=decision.accepted
+        policy,
+        data["plan"],
+        priority or decision.priority,
+        now,
+        emergency=decision.accepted if emergency is None else emergency,
     )
     if due.at is None:
         return due, None
@@ -424,17 +520,26 @@ def expected_response(
 
 
 def review_context(policy: Policy, data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """What filing will do, as far as the policy alone decides. The anonymous wizard does
+    not know the account (and must not reveal whether the sender is listed), so an
+    accepted emergency is shown as provisional, with what happens otherwise; the emailed
+    filing link shows the decision filing will make."""
     rt = policy.request_types[data["request_type"]]
     cov = current_coverage(policy, data)
-    decision = gate_emergency(
+    decision = expected_emergency(
         policy,
         rt.id,
         data["plan"],
-        data.get("priority") or rt.default_priority or "",
+        data.get("priority") or "",
         claimed=bool(data.get("emergency_claimed")),
         now=now,
     )
     due, due_local = expected_response(policy, data, decision, now)
+    otherwise: tuple[Due, str | None] | None = None
+    if decision.provisional and decision.fallback_priority:
+        otherwise = expected_response(
+            policy, data, decision, now, priority=decision.fallback_priority, emergency=False
+        )
     return {
         "request_type": rt,
         "plan": policy.plans[data["plan"]],
@@ -442,6 +547,8 @@ def review_context(policy: Policy, data: dict[str, Any], now: dt.datetime) -> di
         "decision": decision,
         "due": due,
         "due_local": due_local,
+        "due_otherwise": otherwise[0] if otherwise else None,
+        "due_otherwise_local": otherwise[1] if otherwise else None,
         "version": check_version(policy, data.get("version")),
         "fields": [DETAIL_FIELDS[d] for d in rt.details],
     }
@@ -452,10 +559,13 @@ async def review(request: Request) -> Response:
     if isinstance(guard, Response):
         return guard
     policy, data = guard
-    now = _now()
+    now = http.now()
     if request.method == "POST":
         await _form(request)
+        # a new session id from here on (the draft goes along and is then discarded):
+        # whoever held the old cookie cannot follow the request being sent
+        await _rotate_session(request)
         # everything was checked again by _guard: hand it over for verification
         return await submit_reviewed(request, policy, data)
     context = _context(request, policy, "review", data, **review_context(policy, data, now))
-    return render(request, "wizard/review.html", context)
+    return render(request, "wizard/review.html", context, no_store=True)

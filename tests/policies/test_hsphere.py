@@ -433,6 +433,49 @@ def test_ignored_flag_expires_after_30_days(policy: Policy) -> None:
     assert after.accepted
 
 
+@pytest.mark.parametrize(
+    ("request_type", "plan", "chosen", "claimed", "rejected_days", "filed_at"),
+    [
+        pytest.param(
+            "server-down",
+            "regular",
+            "emergency",
+            False,
+            (),
+            "high",
+            id="the-emergency-priority-cannot-be-had-without-the-emergency-mark",
+        ),
+        pytest.param(
+            "web-server-down",
+            "priority",
+            "emergency",
+            True,
+            (1, 10, 20),
+            "high",
+            id="a-habitual-emergency-mark-that-is-ignored-gets-no-emergency-priority-either",
+        ),
+    ],
+)
+def test_emergency_priority_only_through_an_accepted_claim(
+    policy: Policy,
+    request_type: str,
+    plan: str,
+    chosen: str,
+    claimed: bool,
+    rejected_days: tuple[int, ...],
+    filed_at: str,
+) -> None:
+    claims = [ny("2026-01-01 12:00") + dt.timedelta(days=d) for d in rejected_days]
+    now = ny("2026-01-22 12:00")
+    decision = gate_emergency(
+        policy, request_type, plan, chosen, claimed=claimed, rejected_claims=claims, now=now
+    )
+    assert not decision.accepted
+    assert decision.priority == filed_at
+    due = first_response_due(policy, plan, decision.priority, now, emergency=decision.accepted)
+    assert due.hours == policy.plans[plan].reaction[filed_at]  # not the emergency target
+
+
 # --- versions, contacts, persistence, routing ------------------------------------------
 
 

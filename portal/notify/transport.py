@@ -15,12 +15,9 @@ from email.utils import formataddr
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-log = logging.getLogger("portal.mail")
+from portal.notify.text import one_line
 
-
-def one_line(text: str, limit: int = 200) -> str:
-    """Header-safe text: no CR, LF or other control characters."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
+log = logging.getLogger("portal.notify.transport")
 
 
 def build(sender: str, to: str, subject: str, body: str, *, sender_name: str = "") -> EmailMessage:

@@ -25,10 +25,10 @@ from kb.build import build
 from kb.check import check_content
 from kb.policy.directives import resolver
 from kb.problems import Problem
-from portal.building import build_options, load_settings_policy
 from portal.config import Settings
+from portal.kb.building import build_options, load_settings_policy
 
-log = logging.getLogger("portal.preview")
+log = logging.getLogger("portal.kb.preview")
 HEARTBEAT_SECONDS = 15.0
 
 

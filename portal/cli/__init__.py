@@ -60,7 +60,7 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _policy_or_exit(settings: Settings) -> Any:
-    from portal.building import load_settings_policy
+    from portal.kb.building import load_settings_policy
 
     policy, problems = load_settings_policy(settings)
     if problems or policy is None:
@@ -92,7 +92,7 @@ def build(
     policy_file: Path | None,
 ) -> None:
     """Render the static site and the search index (incrementally)."""
-    from portal.building import build_options
+    from portal.kb.building import build_options
 
     settings = _settings(content_dir=content_dir, build_dir=build_dir, policy_file=policy_file)
     bar: Any = None
@@ -140,7 +140,7 @@ def check(
     """Validate content and policy; print path:line: message per problem, exit 1 if any."""
     from kb.policy.directives import resolver
     from kb.policy.load import check_article_references
-    from portal.building import load_settings_policy
+    from portal.kb.building import load_settings_policy
 
     settings = _settings(content_dir=content_dir, policy_file=policy_file)
     git_dates = None
@@ -313,8 +313,8 @@ def triage(
     from kb import layout
     from kb.search import Searcher
     from portal.app import ensure_built
-    from portal.triage import TriageError, TriageRequest
-    from portal.triage import triage as run_triage
+    from portal.policy.triage import TriageError, TriageRequest
+    from portal.policy.triage import triage as run_triage
 
     settings = _settings(content_dir=content_dir, build_dir=build_dir, policy_file=policy_file)
     policy = _policy_or_exit(settings)
@@ -419,8 +419,8 @@ def accounts() -> None:
 @POLICY_OPTION
 def accounts_import(file: Path, policy_file: Path | None) -> None:
     """Import accounts from CSV or YAML (all or nothing; idempotent)."""
-    from portal import accounts as directory
     from portal.db.engine import Database
+    from portal.directory import importer as directory
 
     settings = _settings(policy_file=policy_file)
     policy = _policy_or_exit(settings)
@@ -439,6 +439,41 @@ def accounts_import(file: Path, policy_file: Path | None) -> None:
 
 
 @main.group()
+def uploads() -> None:
+    """Uploaded screenshots: remove what no draft, request or ticket holds any more."""
+
+
+@uploads.command("prune")
+@click.option(
+    "--older-than",
+    "hours",
+    type=click.FloatRange(0),
+    default=24.0,
+    show_default=True,
+    help="Forget wizard drafts not touched for this many hours, with their uploads.",
+)
+def uploads_prune(hours: float) -> None:
+    """Delete stale drafts' uploads, uploads nothing references and stray files.
+    Ticket attachments are kept. The running portal does the same every hour."""
+    import datetime as dt
+
+    from portal.db.engine import Database
+    from portal.wizard import uploads as store
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    db.upgrade()
+    report = store.prune(
+        db,
+        settings.upload_dir,
+        older_than=dt.timedelta(hours=hours),
+        verify_max_age=settings.verify_max_age,
+        now=dt.datetime.now(dt.UTC),
+    )
+    click.echo(report.summary())
+
+
+@main.group()
 @POLICY_OPTION
 def tickets(policy_file: Path | None) -> None:
     """Staff tools: list, show and update tickets; the outbox; the audit log."""
@@ -453,10 +488,10 @@ def tickets(policy_file: Path | None) -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 def tickets_list(status: str | None, limit: int) -> None:
     """The newest tickets."""
-    from portal.tickets import service
+    from portal.tickets import queries
 
     db, _policy, _ = _db_and_policy()
-    rows = service.list_tickets(db, status=status, limit=limit)
+    rows = queries.list_tickets(db, status=status, limit=limit)
     for t in rows:
         due = t.due_at.isoformat(timespec="minutes") if t.due_at else "-"
         click.echo(
@@ -473,14 +508,14 @@ def tickets_list(status: str | None, limit: int) -> None:
 @click.argument("number")
 def tickets_show(number: str) -> None:
     """One ticket with its history."""
-    from portal.tickets import service
+    from portal.tickets import queries
 
     db, _policy, _ = _db_and_policy()
-    view = service.load_ticket(db, number)
+    view = queries.load_ticket(db, number)
     if view is None:
         raise click.ClickException(f"no ticket {number}")
     click.echo(
-        printable(json.dumps(service.ticket_payload(view.ticket), indent=2, ensure_ascii=False))
+        printable(json.dumps(queries.ticket_payload(view.ticket), indent=2, ensure_ascii=False))
     )
     for event in view.events:
         status = f" {event.status}" if event.status else ""
@@ -500,14 +535,37 @@ def tickets_set_status(number: str, status: str, note: str) -> None:
     """Change a ticket's status; the customer is emailed."""
     import datetime as dt
 
-    from portal.tickets import service
+    from portal.tickets import updates
 
     db, policy, settings = _db_and_policy()
     try:
-        service.set_status(db, policy, settings, number, status, note, now=dt.datetime.now(dt.UTC))
+        updates.set_status(db, policy, settings, number, status, note, now=dt.datetime.now(dt.UTC))
     except (ValueError, LookupError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{number}: {status}")
+
+
+@tickets.command("reject-emergency")
+@click.argument("number")
+@click.option("--note", required=True, help="Why it is not an emergency (sent to the customer).")
+def tickets_reject_emergency(number: str, note: str) -> None:
+    """An accepted emergency that is not one: back to an ordinary priority, counted for
+    the abuse rule; the customer is emailed the policy's definition and what happens next."""
+    import datetime as dt
+
+    from portal.tickets import updates
+
+    db, policy, settings = _db_and_policy()
+    try:
+        ticket = updates.reject_emergency(
+            db, policy, settings, number, note, now=dt.datetime.now(dt.UTC)
+        )
+    except (ValueError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        db.dispose()
+    due = ticket.due_at.isoformat(timespec="minutes") if ticket.due_at else "-"
+    click.echo(f"{number}: not an emergency; priority {ticket.priority}, due {due}")
 
 
 @tickets.command("outbox")
@@ -515,7 +573,7 @@ def tickets_set_status(number: str, status: str, note: str) -> None:
 @click.option("--deliver", is_flag=True, help="Try to deliver what is due now.")
 def tickets_outbox(show_all: bool, deliver: bool) -> None:
     """Mail and webhooks waiting to be delivered (and their last error)."""
-    from portal.mail import mailer_for
+    from portal.notify.transport import mailer_for
     from portal.tickets import outbox
 
     db, policy, settings = _db_and_policy()
@@ -545,10 +603,10 @@ def tickets_outbox(show_all: bool, deliver: bool) -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 def tickets_audit(limit: int) -> None:
     """Refused attempts: unlisted senders, contacts asking beyond their role."""
-    from portal.tickets import service
+    from portal.tickets import queries
 
     db, _policy, _ = _db_and_policy()
-    for entry in service.audit_entries(db, limit):
+    for entry in queries.audit_entries(db, limit):
         click.echo(
             printable(
                 f"{entry.at.isoformat(timespec='seconds')}  {entry.kind:<16} "

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,8 @@ from kb.policy import Policy
 from portal.db.engine import Database
 from portal.db.models import Account, Contact, Server
 
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$")
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,39}")
 CSV_COLUMNS = (
     "account_id",
     "account_name",
@@ -39,11 +40,17 @@ CSV_COLUMNS = (
 )
 
 
+SERVER_OWNERS = ("own", "upstream")
+# bidi embeddings, overrides and isolates: they reorder what staff read in a mail
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 @dataclass
 class ContactRow:
     email: str
     name: str
     role: str
+    line: int = 0  # where the contact is written (0: the account's line)
 
 
 @dataclass
@@ -51,6 +58,7 @@ class ServerRow:
     name: str
     server_id: str
     owner: str
+    line: int = 0
 
 
 @dataclass
@@ -79,6 +87,24 @@ class ImportReport:
         )
 
 
+def bad_character(value: str) -> str | None:
+    """What makes ``value`` unfit for the directory, or None: a line break, a control
+    character (C0, DEL, C1), a lone surrogate or a bidi control. Names and ids from
+    the directory end up in plain-text mail, where a newline could forge a header-like
+    line ("Priority: ...") and a bidi override could reorder what staff read."""
+    for char in value:
+        if char in "\n\r\x0b\x0c\x85\u2028\u2029":
+            return "a line break"
+        category = unicodedata.category(char)
+        if category == "Cc":
+            return f"a control character (U+{ord(char):04X})"
+        if category == "Cs":
+            return f"an invalid character (U+{ord(char):04X})"
+        if char in _BIDI:
+            return f"a text-direction control (U+{ord(char):04X})"
+    return None
+
+
 def _date(value: Any, line: int, errors: list[str]) -> dt.date | None:
     if value in (None, ""):
         return None
@@ -98,7 +124,7 @@ def _servers_from_text(text: str, line: int, errors: list[str]) -> list[ServerRo
         if len(bits) not in (2, 3):
             errors.append(f"line {line}: server '{part}' must be name:id or name:id:owner")
             continue
-        servers.append(ServerRow(bits[0], bits[1], bits[2] if len(bits) == 3 else "own"))
+        servers.append(ServerRow(bits[0], bits[1], bits[2] if len(bits) == 3 else "own", line))
     return servers
 
 
@@ -117,8 +143,17 @@ def parse_csv(text: str) -> tuple[list[AccountRow], list[str]]:
     if unknown:
         errors.append(f"line 1: unknown column(s): {', '.join(unknown)}")
     accounts: dict[str, AccountRow] = {}
-    for row in reader:
-        line = reader.line_num
+    while True:
+        line = reader.line_num + 1  # where the record starts (a quoted field may span lines)
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            return [], [f"line {line}: not valid CSV ({exc})"]
+        if None in row:  # DictReader's key for fields beyond the header
+            errors.append(f"line {line}: more fields than columns (quote values with commas)")
+            continue
         account_id = (row.get("account_id") or "").strip()
         name = (row.get("account_name") or "").strip() or account_id
         plan = (row.get("plan") or "").strip()
@@ -128,24 +163,54 @@ def parse_csv(text: str) -> tuple[list[AccountRow], list[str]]:
         if account is None:
             account = AccountRow(account_id, name, plan, ends, version, line)
             accounts[account_id] = account
-        elif (account.plan, account.plan_ends, account.product_version) != (plan, ends, version):
-            errors.append(
-                f"line {line}: account '{account_id}' has a different plan, end date or "
-                f"version than on line {account.line}"
-            )
+        else:
+            differ = [
+                label
+                for label, mine, first in (
+                    ("name", name, account.name),
+                    ("plan", plan, account.plan),
+                    ("plan end", ends, account.plan_ends),
+                    ("version", version, account.product_version),
+                )
+                if mine != first
+            ]
+            if differ:
+                errors.append(
+                    f"line {line}: account '{account_id}' has a different "
+                    f"{', '.join(differ)} than on line {account.line}; account columns "
+                    "must agree on every row of the account"
+                )
         account.contacts.append(
             ContactRow(
                 (row.get("contact_email") or "").strip().lower(),
                 (row.get("contact_name") or "").strip(),
                 (row.get("contact_role") or "").strip(),
+                line,
             )
         )
         if row.get("servers"):
-            known = {(s.name, s.server_id) for s in account.servers}
+            known = {s.server_id: s for s in account.servers}
             for server in _servers_from_text(row["servers"], line, errors):
-                if (server.name, server.server_id) not in known:
+                first = known.get(server.server_id)
+                if first is None:
                     account.servers.append(server)
+                    known[server.server_id] = server
+                elif (first.name, first.owner) != (server.name, server.owner):
+                    errors.append(
+                        f"line {line}: server id '{server.server_id}' is "
+                        f"'{server.name}:{server.owner}' here but "
+                        f"'{first.name}:{first.owner}' on line {first.line}"
+                    )
     return list(accounts.values()), errors
+
+
+def _entry_lines(account: yaml.Node | None, key: str) -> list[int]:
+    """The line of each entry of the list under ``key`` of one account's mapping."""
+    if isinstance(account, yaml.MappingNode):
+        for k, value in account.value:
+            if k.value == key and isinstance(value, yaml.SequenceNode):
+                return [entry.start_mark.line + 1 for entry in value.value]
+    return []
 
 
 def parse_yaml(text: str) -> tuple[list[AccountRow], list[str]]:
@@ -157,11 +222,12 @@ def parse_yaml(text: str) -> tuple[list[AccountRow], list[str]]:
         return [], [f"line {mark.line + 1 if mark else 1}: not valid YAML"]
     if not isinstance(data, dict) or not isinstance(data.get("accounts"), list):
         return [], ["line 1: the file must have a list under 'accounts:'"]
-    lines: list[int] = []
+    items: list[yaml.Node] = []
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == "accounts" and isinstance(value, yaml.SequenceNode):
-                lines = [item.start_mark.line + 1 for item in value.value]
+                items = list(value.value)
+    lines = [item.start_mark.line + 1 for item in items]
     errors: list[str] = []
     rows: list[AccountRow] = []
     for i, item in enumerate(data["accounts"]):
@@ -188,30 +254,50 @@ def parse_yaml(text: str) -> tuple[list[AccountRow], list[str]]:
             product_version=str(item["product_version"]) if item.get("product_version") else None,
             line=line,
         )
-        for contact in item.get("contacts") or []:
+        contact_lines = _entry_lines(items[i] if i < len(items) else None, "contacts")
+        for j, contact in enumerate(item.get("contacts") or []):
+            at = contact_lines[j] if j < len(contact_lines) else line
             if not isinstance(contact, dict):
-                errors.append(f"line {line}: contacts must be mappings with email, name, role")
+                errors.append(f"line {at}: contacts must be mappings with email, name, role")
                 continue
             row.contacts.append(
                 ContactRow(
                     str(contact.get("email") or "").strip().lower(),
                     str(contact.get("name") or "").strip(),
                     str(contact.get("role") or "").strip(),
+                    at,
                 )
             )
-        for server in item.get("servers") or []:
+        server_lines = _entry_lines(items[i] if i < len(items) else None, "servers")
+        for j, server in enumerate(item.get("servers") or []):
+            at = server_lines[j] if j < len(server_lines) else line
             if not isinstance(server, dict):
-                errors.append(f"line {line}: servers must be mappings with name, id, owner")
+                errors.append(f"line {at}: servers must be mappings with name, id, owner")
                 continue
             row.servers.append(
                 ServerRow(
                     str(server.get("name") or ""),
                     str(server.get("id") or ""),
                     str(server.get("owner") or "own"),
+                    at,
                 )
             )
         rows.append(row)
     return rows, errors
+
+
+def _show(value: str) -> str:
+    """``value`` for an error message: anything unprintable as an escape, so a bad
+    value cannot break the message's line or the staff member's terminal."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in value)[:80]
+
+
+def _check_text(where: str, label: str, value: str | None, errors: list[str]) -> bool:
+    problem = bad_character(value or "")
+    if problem is not None:
+        errors.append(f"{where}: {label} '{_show(value or '')}' contains {problem}")
+        return False
+    return True
 
 
 def validate(policy: Policy, rows: list[AccountRow]) -> list[str]:
@@ -219,25 +305,44 @@ def validate(policy: Policy, rows: list[AccountRow]) -> list[str]:
     seen: dict[str, int] = {}
     for row in rows:
         where = f"line {row.line}"
-        if not _ID.match(row.id):
-            errors.append(f"{where}: account id '{row.id}' must be 2-40 letters, digits, . _ -")
+        for label, value in (
+            ("account id", row.id),
+            ("account name", row.name),
+            ("plan", row.plan),
+            ("product version", row.product_version),
+        ):
+            _check_text(where, label, value, errors)
+        if not _ID.fullmatch(row.id):
+            errors.append(
+                f"{where}: account id '{_show(row.id)}' must be 2-40 letters, digits, . _ -"
+            )
         if row.id in seen:
-            errors.append(f"{where}: account '{row.id}' also on line {seen[row.id]}")
+            errors.append(f"{where}: account '{_show(row.id)}' also on line {seen[row.id]}")
         seen[row.id] = row.line
         if row.plan not in policy.plans:
-            errors.append(f"{where}: unknown plan '{row.plan}' (one of {', '.join(policy.plans)})")
+            errors.append(
+                f"{where}: unknown plan '{_show(row.plan)}' (one of {', '.join(policy.plans)})"
+            )
         if not row.contacts:
-            errors.append(f"{where}: account '{row.id}' has no contacts")
+            errors.append(f"{where}: account '{_show(row.id)}' has no contacts")
         emails = Counter(c.email for c in row.contacts)
         for email, n in emails.items():
             if n > 1:
-                errors.append(f"{where}: contact {email} is listed {n} times")
+                errors.append(f"{where}: contact {_show(email)} is listed {n} times")
         for contact in row.contacts:
-            if len(contact.email) > 254 or not _EMAIL.match(contact.email):
-                errors.append(f"{where}: '{contact.email}' is not an email address")
-            if policy.contacts.roles and policy.contacts.role(contact.role) is None:
+            at = f"line {contact.line or row.line}"
+            clean = all(
+                [
+                    _check_text(at, "contact email", contact.email, errors),
+                    _check_text(at, "contact name", contact.name, errors),
+                    _check_text(at, "contact role", contact.role, errors),
+                ]
+            )
+            if clean and (len(contact.email) > 254 or not _EMAIL.fullmatch(contact.email)):
+                errors.append(f"{at}: '{_show(contact.email)}' is not an email address")
+            if clean and policy.contacts.roles and policy.contacts.role(contact.role) is None:
                 roles = ", ".join(r.id for r in policy.contacts.roles)
-                errors.append(f"{where}: unknown role '{contact.role}' (one of {roles})")
+                errors.append(f"{at}: unknown role '{_show(contact.role)}' (one of {roles})")
         per_role = Counter(c.role for c in row.contacts)
         for role in policy.contacts.roles:
             if role.max is not None and per_role.get(role.id, 0) > role.max:
@@ -247,11 +352,29 @@ def validate(policy: Policy, rows: list[AccountRow]) -> list[str]:
         total = policy.contacts.max_total
         if total is not None and len(row.contacts) > total:
             errors.append(f"{where}: {len(row.contacts)} contacts; at most {total} allowed")
+        server_ids: dict[str, int] = {}
         for server in row.servers:
+            at = f"line {server.line or row.line}"
+            clean = all(
+                [
+                    _check_text(at, "server name", server.name, errors),
+                    _check_text(at, "server id", server.server_id, errors),
+                    _check_text(at, "server owner", server.owner, errors),
+                ]
+            )
             if not server.name or not server.server_id:
-                errors.append(f"{where}: every server needs a name and an id")
-            if server.owner not in ("own", "upstream"):
-                errors.append(f"{where}: server owner must be 'own' or 'upstream'")
+                errors.append(f"{at}: every server needs a name and an id")
+            if clean and server.owner not in SERVER_OWNERS:
+                errors.append(
+                    f"{at}: server '{_show(server.name)}' has owner '{_show(server.owner)}'; "
+                    "the owner must be 'own' or 'upstream'"
+                )
+            if server.server_id in server_ids:
+                errors.append(
+                    f"{at}: server id '{_show(server.server_id)}' is listed twice for account "
+                    f"'{_show(row.id)}' (also on line {server_ids[server.server_id]})"
+                )
+            server_ids.setdefault(server.server_id, server.line or row.line)
     return errors
 
 
@@ -311,7 +434,8 @@ def import_rows(db: Database, rows: list[AccountRow]) -> ImportReport:
 
 
 def import_file(db: Database, policy: Policy, path: Path) -> ImportReport:
-    text = path.read_text("utf-8")
+    with path.open(encoding="utf-8", newline="") as file:  # a CR in a field stays a CR
+        text = file.read()
     if path.suffix.lower() in (".yaml", ".yml"):
         rows, errors = parse_yaml(text)
     else:

@@ -16,17 +16,11 @@ from starlette.responses import (
 )
 
 from kb.search import SearchResult
-from portal import analytics
-from portal.knowledge import KnowledgeBase
+from portal import analytics, http, offload
 from portal.templating import is_htmx, render
 
 _ALIAS_PATH = re.compile(r"^articles/([\w-]+)\.html$")
 _MAX_Q = 256
-
-
-def _kb(request: Request) -> KnowledgeBase:
-    kb: KnowledgeBase = request.app.state.kb
-    return kb
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:
@@ -44,14 +38,14 @@ def _serve(path: Any, *, status_code: int = 200) -> Response:
 
 
 def not_found(request: Request) -> Response:
-    page = _kb(request).file("404.html")
+    page = http.knowledge(request).file("404.html")
     if page is not None:
         return _serve(page, status_code=404)
     return Response("Not found", status_code=404, media_type="text/plain")
 
 
 async def home(request: Request) -> Response:
-    page = _kb(request).file("index.html")
+    page = http.knowledge(request).file("index.html")
     if page is None:
         return Response(
             "The knowledge base has not been built yet: run `portal build`.",
@@ -63,13 +57,13 @@ async def home(request: Request) -> Response:
 
 async def site_file(request: Request) -> Response:
     rel = request.path_params["path"]
-    kb = _kb(request)
+    kb = http.knowledge(request)
     match = _ALIAS_PATH.match(rel)
     if match:
         target = kb.alias_target(match.group(1))
         if target:
             return RedirectResponse(f"/articles/{target}.html", status_code=301)
-        preview = request.app.state.preview
+        preview = http.preview(request)
         if preview is not None and match.group(1) in preview.problems:
             return _with_problems(request, kb.file(rel), preview.problems[match.group(1)])
     page = kb.file(rel)
@@ -96,26 +90,30 @@ def _with_problems(request: Request, page: Any, problems: list[Any]) -> Response
 
 
 def _search(request: Request, limit: int, *, facets: bool = True) -> SearchResult:
+    """Runs in a worker thread (``offload.run``): a search is CPU work, bounded by the
+    searcher's time budget, and must not hold up the event loop."""
     q = request.query_params.get("q", "")[:_MAX_Q]
     category = request.query_params.get("category") or None
     page = _int(request.query_params.get("page"), 1, 1, 1000)
-    return _kb(request).searcher.search(q, limit=limit, page=page, category=category, facets=facets)
+    return http.knowledge(request).searcher.search(
+        q, limit=limit, page=page, category=category, facets=facets
+    )
 
 
 async def _record_failed(request: Request, result: SearchResult) -> None:
     """Searches that found nothing tell editors what to write next (scrubbed)."""
     if result.total == 0 and len(result.query) >= 3:
-        db = request.app.state.db
+        db = http.database(request)
         await run_in_threadpool(
             analytics.record, db, "search_no_results", analytics.scrub(result.query)
         )
 
 
 async def search_page(request: Request) -> Response:
-    result = _search(request, limit=10)
+    result = await offload.run(_search, request, 10)
     if not is_htmx(request):  # typing produces partial words; count settled searches
         await _record_failed(request, result)
-    manifest = _kb(request).manifest()
+    manifest = http.knowledge(request).manifest()
     titles = {c["slug"]: c["title"] for c in manifest.get("categories", [])}
     context = {
         "result": result,
@@ -132,6 +130,6 @@ async def search_api(request: Request) -> Response:
     if raw_limit is not None and not (raw_limit.isdigit() and 1 <= int(raw_limit) <= 50):
         return JSONResponse({"error": "limit must be a whole number from 1 to 50"}, status_code=422)
     limit = int(raw_limit) if raw_limit else 10
-    result = _search(request, limit=limit, facets=False)
+    result = await offload.run(_search, request, limit, facets=False)
     await _record_failed(request, result)
     return JSONResponse(result.as_json(url_prefix="/"))

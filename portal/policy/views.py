@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -12,29 +11,16 @@ from starlette.responses import JSONResponse, Response
 from kb.policy.calendar import describe_holidays
 from kb.policy.directives import STATUS_LABELS
 from kb.policy.engine import describe_rate, money
+from portal import http, inputs, offload
+from portal.http import BodyError, read_json
+from portal.policy.triage import TriageError, TriageRequest, triage
 from portal.templating import render
-from portal.triage import TriageError, TriageRequest, triage
-from portal.web import policy_or_none
 
 MAX_BODY = 16 * 1024
 
 
-current_policy = policy_or_none
-
-
-def _no_policy(request: Request) -> Response:
-    return render(
-        request,
-        "message.html",
-        {"title": "No support policy", "message": "This portal has no support policy file."},
-        status_code=503,
-    )
-
-
 async def plans_page(request: Request) -> Response:
-    policy = current_policy(request)
-    if policy is None:
-        return _no_policy(request)
+    policy = http.policy(request)
     calendars = {
         plan.id: (
             policy.calendars[plan.calendar],
@@ -53,11 +39,9 @@ async def plans_page(request: Request) -> Response:
 
 
 async def coverage_page(request: Request) -> Response:
-    policy = current_policy(request)
-    if policy is None:
-        return _no_policy(request)
+    policy = http.policy(request)
     groups = policy.request_type_groups()
-    kb = request.app.state.kb
+    kb = http.knowledge(request)
     return render(
         request,
         "coverage.html",
@@ -76,34 +60,37 @@ def _field(data: dict[str, Any], key: str) -> str | None:
 
 
 async def triage_api(request: Request) -> Response:
-    policy = current_policy(request)
-    if policy is None:
-        return JSONResponse({"error": "no support policy is configured"}, status_code=503)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return JSONResponse({"error": "request body too large"}, status_code=413)
+    policy = http.policy(request)
     try:
-        if not body:
-            raise TriageError('send a JSON object, e.g. {"text": "my site is down"}')
-        data = json.loads(body)
+        # any media type: triage changes nothing, so a cross-site form gains nothing
+        data = await read_json(request, max_bytes=MAX_BODY, media_type=None, invalid_status=422)
+    except BodyError as exc:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+    refused = inputs.check_json(data, multiline=lambda path: path == "text")
+    if refused:
+        return JSONResponse(
+            {"error": "some fields contain characters that we cannot accept", "fields": refused},
+            status_code=422,
+        )
+    try:
         if not isinstance(data, dict):
-            raise TriageError("the body must be a JSON object")
+            raise TriageError('send a JSON object, e.g. {"text": "my site is down"}')
         text = _field(data, "text") or ""
         at_text = data.get("at")
         if "at" in data and not isinstance(at_text, str):
             raise TriageError("'at' must be an ISO 8601 date-time string")
         at = dt.datetime.fromisoformat(at_text) if at_text is not None else None
-        result = triage(
-            policy,
-            request.app.state.kb.searcher,
-            TriageRequest(
-                text=text[:2000],
-                plan=_field(data, "plan"),
-                version=_field(data, "version"),
-                role=_field(data, "role"),
-                at=at,
-            ),
-            synonyms=request.app.state.kb.searcher.synonym_groups(),
+        searcher = http.knowledge(request).searcher
+        asked = TriageRequest(
+            text=text[:2000],
+            plan=_field(data, "plan"),
+            version=_field(data, "version"),
+            role=_field(data, "role"),
+            at=at,
+        )
+        # in a worker thread: suggestions and the article search are CPU work
+        result = await offload.run(
+            lambda: triage(policy, searcher, asked, synonyms=searcher.synonym_groups())
         )
     except (ValueError, TriageError) as exc:
         return JSONResponse({"error": str(exc)}, status_code=422)
