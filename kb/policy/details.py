@@ -14,7 +14,17 @@ class DetailField:
     id: str
     label: str
     help: str
-    kind: str  # text, textarea, datetime, date, file, email
+    kind: str  # one of KIND_NAMES
+
+
+KIND_NAMES = {  # how each kind of answer reads in docs/policy.md
+    "text": "one line of text",
+    "textarea": "several lines of text",
+    "datetime": "date and time",
+    "date": "date",
+    "file": "file",
+    "email": "email address",
+}
 
 
 DETAIL_FIELDS: dict[str, DetailField] = {
