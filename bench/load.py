@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.cookiejar
-import os
 import random
 import re
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,6 +42,8 @@ from portal.directory import importer as accounts  # noqa: E402
 from portal.kb.building import build_options  # noqa: E402
 from portal.tickets import tokens  # noqa: E402
 from portal.tickets.filing import submit  # noqa: E402
+from tests.support.factories import reviewed_draft  # noqa: E402
+from tests.support.servers import start_server  # noqa: E402
 
 SECRET = "load-test-secret"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -144,21 +144,11 @@ def scenario(
         elif roll < 0.75:
             rec.timed("article", lambda: user.call("GET", f"/articles/{rnd.choice(ARTICLES)}.html"))
         elif roll < 0.92:  # a wizard run up to review
-            rec.timed(
-                "wizard",
-                lambda: user.call(
-                    "POST",
-                    "/request",
-                    {"csrf_token": csrf, "text": "my mailbox does not receive mail"},
-                ),
-            )
-            rec.timed(
-                "wizard",
-                lambda: user.call(
-                    "POST",
+            steps: list[tuple[str, dict[str, str]]] = [
+                ("/request", {"text": "my mailbox does not receive mail"}),
+                (
                     "/request/choose",
                     {
-                        "csrf_token": csrf,
                         "request_type": "email-not-working",
                         "account": "HH-10234",
                         "email": "anna@lindqvist.example",
@@ -167,17 +157,10 @@ def scenario(
                         "tz": "Europe/Berlin",
                     },
                 ),
-            )
-            rec.timed(
-                "wizard", lambda: user.call("POST", "/request/coverage", {"csrf_token": csrf})
-            )
-            rec.timed(
-                "wizard",
-                lambda: user.call(
-                    "POST",
+                ("/request/coverage", {}),
+                (
                     "/request/details",
                     {
-                        "csrf_token": csrf,
                         "detail_mailbox": "a@lindqvist.example",
                         "detail_error_message": "550",
                         "detail_occurred_at": "2026-01-05T09:40",
@@ -185,7 +168,18 @@ def scenario(
                         "priority": "high",
                     },
                 ),
-            )
+            ]
+            for path, fields in steps:
+                _, page = rec.timed(
+                    "wizard",
+                    lambda path=path, fields={"csrf_token": csrf, **fields}: user.call(
+                        "POST", path, fields
+                    ),
+                )
+                # the session id (and with it the CSRF token) rotates once an address
+                # is entered: the next form's token is on the page the POST led to
+                if match := CSRF.search(page):
+                    csrf = match.group(1)
             rec.timed("wizard", lambda: user.call("GET", "/request/review"))
         else:  # following an emailed link: file a ticket
             with rec.lock:
@@ -195,8 +189,8 @@ def scenario(
             token = tokens.make(SECRET, tokens.FILE_REQUEST, pid)
             status, body = rec.timed(
                 "filing",
-                lambda token=token: user.call(
-                    "POST", "/request/confirm", {"csrf_token": csrf, "token": token}
+                lambda fields={"csrf_token": csrf, "token": token}: user.call(
+                    "POST", "/request/confirm", fields
                 ),
                 ok=(200,),
             )
@@ -211,24 +205,7 @@ def make_pending(settings: Settings, n: int) -> list[str]:
     policy, _ = load_policy(settings.policy_file)
     assert policy is not None
     accounts.import_file(db, policy, ROOT / "examples/accounts.yaml")
-    data = {
-        "text": "mail",
-        "request_type": "email-not-working",
-        "account": "HH-10234",
-        "email": "anna@lindqvist.example",
-        "plan": "standard",
-        "role": "primary",
-        "tz": "Europe/Berlin",
-        "priority": "high",
-        "accepted": None,
-        "details": {
-            "mailbox": "a@x.example",
-            "error_message": "550",
-            "occurred_at": "2026-01-05T09:40",
-            "doing": "x",
-        },
-        "done": ["describe", "choose", "coverage", "details"],
-    }
+    data = reviewed_draft(text="mail").to_json()
     now = dt.datetime.now(dt.UTC)
     for i in range(n):
         submit(db, policy, settings, data, client=f"load-{i}", now=now)
@@ -250,46 +227,19 @@ def run(
         rate_limit_client=(10**6, 3600),
     )
     pending = make_pending(settings, 400)
-    port = 18000 + random.randint(0, 999)
     env = {
-        **os.environ,
         "PORTAL_DATABASE_URL": database_url,
         "PORTAL_BUILD_DIR": str(build_dir),
         "PORTAL_SECRET_KEY": SECRET,
         "PORTAL_RATE_LIMITS": "1000000/3600,1000000/3600",
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "portal.asgi:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "error",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+    with start_server(env, workers=workers, log_level="error", timeout=60) as server:
         rec = Recorder()
         deadline = time.monotonic() + seconds
         started = time.monotonic()
         threads = [
             threading.Thread(
-                target=scenario, args=(User(base), rec, pending, deadline, random.Random(i))
+                target=scenario, args=(User(server.url), rec, pending, deadline, random.Random(i))
             )
             for i in range(users)
         ]
@@ -298,13 +248,6 @@ def run(
         for t in threads:
             t.join(timeout=seconds + 60)
         elapsed = time.monotonic() - started
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     engine = create_engine(database_url)
     with engine.connect() as conn:
         stored = {row[0] for row in conn.execute(select(Ticket.number))}

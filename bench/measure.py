@@ -18,7 +18,6 @@ import math
 import multiprocessing
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,11 +187,20 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def _servers() -> ModuleType:
+    """tests/support/servers.py, the one way the tests and the benchmarks start the
+    portal (standard library only). From the repository: SOURCE holds only the
+    package. Appended to sys.path, so it cannot shadow anything else."""
+    if str(ROOT) not in sys.path:
+        sys.path.append(str(ROOT))
+    from tests.support import servers
+
+    return servers
+
+
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    port: int = _servers().free_port()
+    return port
 
 
 def serve_and_query(
@@ -209,8 +218,7 @@ def serve_and_query(
     goes to ``work_dir``, which is also its working directory."""
     import psutil
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
+    servers = _servers()
     # never go through a proxy, whatever the environment says
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -221,84 +229,50 @@ def serve_and_query(
         PORTAL_UPLOAD_DIR=str(work_dir / "uploads"),
         PORTAL_ALLOWED_HOSTS="127.0.0.1,localhost",
     )
-    argv = [
-        PYTHON,
-        "-m",
-        "uvicorn",
-        "portal.asgi:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
+
+    def command(port: int) -> list[str]:
+        return list(servers.uvicorn_command(port, extra=["--no-access-log"]))
+
+    with (
+        tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log,
+        servers.start_server(
+            env,
+            command=command,
+            timeout=start_timeout,
             cwd=work_dir,
-            start_new_session=True,
-        )
-        try:
-            ready = None
-            while time.perf_counter() - started < start_timeout:
-                if proc.poll() is not None:
-                    break
-                try:
-                    with opener.open(base + "/healthz", timeout=5) as resp:
-                        if resp.status == 200:
-                            ready = time.perf_counter() - started
-                            break
-                except (urllib.error.URLError, OSError):
-                    pass
-                time.sleep(0.1)
-            if ready is None:
-                log.seek(0)
-                raise RuntimeError(f"server did not become ready: {log.read()[-2000:]}")
-            server = psutil.Process(proc.pid)
-            rss_ready = server.memory_info().rss
-            times: list[float] = []
-            hits = 0
-            errors = 0
-            loop_started = time.perf_counter()
-            for q in queries:
-                if time.perf_counter() - loop_started > max_seconds:
-                    break
-                url = base + "/api/search?" + urllib.parse.urlencode({"q": q})
-                t0 = time.perf_counter()
-                try:
-                    with opener.open(url, timeout=10) as resp:
-                        data = json.loads(resp.read())
-                    hits += len(data.get("hits", []))
-                except (urllib.error.URLError, OSError, ValueError):
-                    errors += 1
-                times.append(time.perf_counter() - t0)
-            rss_after = server.memory_info().rss
-            return {
-                "ready_seconds": ready,
-                "requests": len(times),
-                "errors": errors,
-                "mean_hits": hits / max(1, len(times)),
-                "rss_ready_mb": rss_ready / 2**20,
-                "rss_after_mb": rss_after / 2**20,
-                "latency": summarize_ms(times) if times else {},
-            }
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-# --- child tasks ---------------------------------------------------------------------
+            output=log,
+            new_session=True,
+        ) as live,
+    ):
+        base = live.url
+        server = psutil.Process(live.process.pid)
+        rss_ready = server.memory_info().rss
+        times: list[float] = []
+        hits = 0
+        errors = 0
+        loop_started = time.perf_counter()
+        for q in queries:
+            if time.perf_counter() - loop_started > max_seconds:
+                break
+            url = base + "/api/search?" + urllib.parse.urlencode({"q": q})
+            t0 = time.perf_counter()
+            try:
+                with opener.open(url, timeout=10) as resp:
+                    data = json.loads(resp.read())
+                hits += len(data.get("hits", []))
+            except (urllib.error.URLError, OSError, ValueError):
+                errors += 1
+            times.append(time.perf_counter() - t0)
+        rss_after = server.memory_info().rss
+        return {
+            "ready_seconds": live.ready_seconds,
+            "requests": len(times),
+            "errors": errors,
+            "mean_hits": hits / max(1, len(times)),
+            "rss_ready_mb": rss_ready / 2**20,
+            "rss_after_mb": rss_after / 2**20,
+            "latency": summarize_ms(times) if times else {},
+        }
 
 
 def task_build(args: dict[str, Any]) -> dict[str, Any]:
@@ -312,6 +286,8 @@ def task_build(args: dict[str, Any]) -> dict[str, Any]:
         out_dir=Path(args["out_dir"]),
         clean=bool(args.get("clean", False)),
         use_git_dates=False,
+        search_engine=str(args.get("search_engine", "whoosh")),
+        static_search=bool(args.get("static_search", True)),
     )
     if args.get("templates_dir"):  # a snapshot taken when the run started
         options.templates_dir = Path(args["templates_dir"])
@@ -391,7 +367,8 @@ def fts_match(query: str) -> str:
 
 
 def task_search(args: dict[str, Any]) -> dict[str, Any]:
-    """Latency of kb.search.Searcher (default options and bare) and of FTS5.
+    """Latency of kb.search.Searcher on each engine's build (default options and bare)
+    and of FTS5.
 
     The variants are interleaved query by query, in an order that rotates, so that a
     noisy neighbour slows all of them alike.
@@ -399,20 +376,30 @@ def task_search(args: dict[str, Any]) -> dict[str, Any]:
     from kb import layout
     from kb.search import Searcher
 
-    out_dir = Path(args["out_dir"])
+    builds: dict[str, str] = args.get("engines") or {"whoosh": args["out_dir"]}
     queries: list[str] = args["queries"]
     warmup: int = args.get("warmup", 20)
-    searcher = Searcher(lambda: layout.index_dir(out_dir))
+    searchers = {
+        name: Searcher(lambda d=Path(out): layout.index_dir(d)) for name, out in builds.items()
+    }
 
-    def ours(q: str) -> tuple[int, int]:
-        r = searcher.search(q, limit=10)
-        return len(r.hits), r.total
+    def default(searcher: Any) -> Callable[[str], tuple[int, int]]:
+        def run(q: str) -> tuple[int, int]:
+            r = searcher.search(q, limit=10)
+            return len(r.hits), r.total
 
-    def bare(q: str) -> tuple[int, int]:
-        r = searcher.search(q, limit=10, snippets=False, facets=False)
-        return len(r.hits), r.total
+        return run
 
-    timers = [_Timer("ours", ours), _Timer("ours_bare", bare)]
+    def bare(searcher: Any) -> Callable[[str], tuple[int, int]]:
+        def run(q: str) -> tuple[int, int]:
+            r = searcher.search(q, limit=10, snippets=False, facets=False)
+            return len(r.hits), r.total
+
+        return run
+
+    timers = []
+    for name, searcher in searchers.items():
+        timers += [_Timer(name, default(searcher)), _Timer(f"{name}_bare", bare(searcher))]
     fts_info: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="kb-bench-fts-") as tmp:
         con = None
@@ -440,8 +427,9 @@ def task_search(args: dict[str, Any]) -> dict[str, Any]:
             import cProfile
 
             profiler = cProfile.Profile()
+            first = default(next(iter(searchers.values())))
             for q in queries:
-                profiler.runcall(ours, q)
+                profiler.runcall(first, q)
             profiler.dump_stats(args["profile"])
         if con is not None:
             con.close()
@@ -451,17 +439,81 @@ def task_search(args: dict[str, Any]) -> dict[str, Any]:
             "mean_hits": t.hits / len(queries),
             "empty": t.empty,
         }
-    dev = args.get("dev") or []
-    if dev:
-        found = 0
-        misses = []
-        for q, expected in dev:
-            slugs = [h.slug for h in searcher.search(q, limit=10).hits]
-            if any(e in slugs for e in expected):
-                found += 1
-            else:
-                misses.append(q)
-        result["dev"] = {"queries": len(dev), "found_top10": found, "misses": misses}
+    return result
+
+
+def _rank(found: list[str], expected: list[str]) -> int | None:
+    return next((i for i, slug in enumerate(found, 1) if slug in expected), None)
+
+
+def _relevance(search: Callable[[str], list[str]], rows: list[list[Any]]) -> dict[str, Any]:
+    """recall@3 (the expected article in the top 3) and MRR@10 over ``rows``."""
+    top3 = 0
+    reciprocal = 0.0
+    misses = []
+    for q, expected in rows:
+        rank = _rank(search(q)[:10], expected)
+        if rank is not None and rank <= 3:
+            top3 += 1
+        else:
+            misses.append(f"{q} ({'rank ' + str(rank) if rank else 'not in top 10'})")
+        reciprocal += 1 / rank if rank else 0.0
+    n = max(1, len(rows))
+    return {"queries": len(rows), "recall3": top3 / n, "mrr10": reciprocal / n, "misses": misses}
+
+
+def _baseline_index(content_dir: Path, index_dir: Path) -> Any:
+    """The baseline: a plain Whoosh index (StemmingAnalyzer) of title (boost 2) and
+    rendered body text, searched with an OR of the query's words."""
+    from whoosh import index
+    from whoosh.analysis import StemmingAnalyzer
+    from whoosh.fields import ID, TEXT, Schema
+
+    from kb import content as content_mod
+
+    analyzer = StemmingAnalyzer()
+    schema = Schema(
+        slug=ID(stored=True, unique=True),
+        title=TEXT(analyzer=analyzer, field_boost=2.0),
+        body=TEXT(analyzer=analyzer),
+    )
+    index_dir.mkdir(parents=True)
+    ix = index.create_in(str(index_dir), schema)
+    writer = ix.writer(limitmb=256)
+    content = content_mod.load(content_dir)
+    for a in content.articles:
+        if not a.draft:
+            text = f"{a.summary}\n{_plain_text((a.body, a.body_line))}"
+            writer.add_document(slug=a.slug, title=a.title, body=text)
+    writer.commit()
+    return ix
+
+
+def task_relevance(args: dict[str, Any]) -> dict[str, Any]:
+    """recall@3 and MRR@10 of each engine's build on labelled queries, next to the
+    baseline (a plain Whoosh OR query with a title boost)."""
+    from whoosh import qparser
+
+    from kb import layout
+    from kb.search import Searcher
+
+    rows: list[list[Any]] = args["rows"]
+    result: dict[str, Any] = {}
+    for name, out in args["engines"].items():
+        searcher = Searcher(lambda d=Path(out): layout.index_dir(d))
+        result[name] = _relevance(
+            lambda q, s=searcher: [h.slug for h in s.search(q, limit=10).hits], rows
+        )
+    with tempfile.TemporaryDirectory(prefix="kb-bench-baseline-") as tmp:
+        ix = _baseline_index(Path(args["content_dir"]), Path(tmp) / "index")
+        parser = qparser.MultifieldParser(["title", "body"], ix.schema, group=qparser.OrGroup)
+        with ix.searcher() as s:
+
+            def baseline(q: str) -> list[str]:
+                words = " ".join(w for w in q.replace('"', " ").split() if w.isalnum())
+                return [hit["slug"] for hit in s.search(parser.parse(words), limit=10)]
+
+            result["baseline"] = _relevance(baseline, rows)
     return result
 
 
@@ -474,6 +526,7 @@ def task_adversarial(args: dict[str, Any]) -> dict[str, Any]:
 TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "build": task_build,
     "search": task_search,
+    "relevance": task_relevance,
     "adversarial": task_adversarial,
 }
 

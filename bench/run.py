@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick    # small sizes, a smoke test (about 2 minutes)
     .venv/bin/python bench/run.py --only search --only real
     .venv/bin/python bench/run.py --only adversarial   # adversarial searches (real)
+    .venv/bin/python bench/run.py --only triage   # request-type ranking accuracy, no build
 
 Prints a Markdown report and writes it to bench/results/latest.md. Everything is
 measured in one run, in fresh temporary directories; see bench/README.md.
@@ -41,13 +42,24 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 DEMO_CONTENT = ROOT / "content"
 DEV_QUERIES = Path("/work/shared/eval/search-dev.tsv")
+REAL_QUERIES = BENCH / "queries-real.tsv"  # customer queries for the real corpus
 
-MEASUREMENTS = ("build", "incremental", "mkdocs", "search", "server", "adversarial")
+MEASUREMENTS = (
+    "build",
+    "incremental",
+    "mkdocs",
+    "search",
+    "relevance",
+    "server",
+    "adversarial",
+)
 SOURCE_DIRS = ("kb", "portal", "templates", "static")
 CORPORA = ("real", "synthetic", "demo")
 
 TARGET_BUILD_RATIO = 5.0  # MkDocs wall / ours, higher is better
-TARGET_SEARCH_RATIO = 2.0  # our p95 / FTS5 p95, lower is better
+TARGET_TANTIVY_RATIO = 0.5  # tantivy p95 / FTS5 p95 (real and synthetic), lower is better
+TARGET_WHOOSH_RATIO = 1.5  # whoosh p95 / FTS5 p95 (real), lower is better
+TARGET_INDEX_RATIO = 0.5  # tantivy index build / whoosh index build, lower is better
 TARGET_INCREMENTAL = 1.0  # seconds at 10k articles
 MKDOCS_STOP_RATIO = 5.1  # on the 10k corpus MkDocs is stopped once it has taken this x ours
 
@@ -96,6 +108,8 @@ class Section:
     corpus: Corpus
     prepare_seconds: float
     build: dict[str, Any] | None = None
+    build_tantivy: dict[str, Any] | None = None  # the same build with search_engine=tantivy
+    relevance: dict[str, Any] | None = None
     incremental: dict[str, Any] | None = None
     mkdocs: dict[str, Any] | None = None
     search: dict[str, Any] | None = None
@@ -162,11 +176,11 @@ def title_queries(titles: list[str], count: int, seed: int = 7) -> list[str]:
     return queries
 
 
-def dev_queries() -> list[tuple[str, list[str]]]:
-    if not DEV_QUERIES.is_file():
+def dev_queries(path: Path = DEV_QUERIES) -> list[tuple[str, list[str]]]:
+    if not path.is_file():
         return []
     pairs = []
-    for line in DEV_QUERIES.read_text("utf-8").splitlines():
+    for line in path.read_text("utf-8").splitlines():
         if not line.strip() or line.startswith("#") or "\t" not in line:
             continue
         q, expected = line.split("\t", 1)
@@ -177,13 +191,18 @@ def dev_queries() -> list[tuple[str, list[str]]]:
 # --- measurements ----------------------------------------------------------------------
 
 
-def full_build(section: Section, out_dir: Path, cfg: Config, budget: Budget) -> None:
+def full_build(
+    section: Section, out_dir: Path, cfg: Config, budget: Budget, engine: str = "whoosh"
+) -> None:
     args = {"content_dir": str(section.corpus.content_dir), "out_dir": str(out_dir)}
+    options: dict[str, Any] = {"clean": True, "search_engine": engine}
+    if engine != "whoosh":  # the same build with the other engine: its index is the point
+        options["static_search"] = False
     child = measure.run_task(
-        "build", args | cfg.theme | {"clean": True}, timeout=max(60.0, budget.remaining())
+        "build", args | cfg.theme | options, timeout=max(60.0, budget.remaining())
     )
     report = child.json()
-    section.build = {
+    measured = {
         "wall": child.wall,
         "cpu": child.cpu,
         "max_rss_mb": child.max_rss_mb,
@@ -192,6 +211,10 @@ def full_build(section: Section, out_dir: Path, cfg: Config, budget: Budget) -> 
         "site_mb": _tree_size(out_dir / "current" / "site") / 2**20,
         "index_mb": _tree_size(out_dir / "current" / "index") / 2**20,
     }
+    if engine == "whoosh":
+        section.build = measured
+    else:
+        section.build_tantivy = measured
     if report["rendered"] != section.corpus.articles or report["problems"]:
         section.errors.append(
             f"full build rendered {report['rendered']} of {section.corpus.articles} "
@@ -272,25 +295,50 @@ def search(section: Section, out_dir: Path, cfg: Config, tmp: Path) -> None:
     queries = title_queries(section.corpus.titles, cfg.queries)
     dev = dev_queries() if section.corpus.name == "demo" else []
     queries = [q for q, _ in dev] + queries
+    engines = {"whoosh": str(out_dir)}
+    if section.build_tantivy is not None:
+        engines["tantivy"] = str(out_dir.parent / "build-tantivy")
     profile = None
     if cfg.profile:
         profile = str(tmp / f"profile-search-{section.corpus.name}.prof")
     child = measure.run_task(
         "search",
         {
-            "out_dir": str(out_dir),
+            "engines": engines,
             "content_dir": str(section.corpus.content_dir),
             "queries": queries,
-            "dev": dev,
             "profile": profile,
         },
-        timeout=600,
+        timeout=900,
     )
     section.search = child.json() | {"max_rss_mb": child.max_rss_mb, "sample": queries[:5]}
     if profile:
-        section.profiles[f"{len(queries)} searches (default options, a second pass)"] = _top(
-            profile
+        section.profiles[f"{len(queries)} searches (whoosh, default options, a second pass)"] = (
+            _top(profile)
         )
+
+
+def relevance(section: Section, out_dir: Path) -> None:
+    """recall@3 and MRR@10 of both engines and the baseline on labelled queries: the
+    real corpus's bench/queries-real.tsv, the demo's dev set."""
+    rows = dev_queries(REAL_QUERIES if section.corpus.name == "real" else DEV_QUERIES)
+    if not rows:
+        section.skipped.append("relevance: no labelled queries for this corpus")
+        return
+    engines = {"whoosh": str(out_dir)}
+    if section.build_tantivy is not None:
+        engines["tantivy"] = str(out_dir.parent / "build-tantivy")
+    child = measure.run_task(
+        "relevance",
+        {
+            "engines": engines,
+            "content_dir": str(section.corpus.content_dir),
+            "rows": rows,
+            "source": (REAL_QUERIES if section.corpus.name == "real" else DEV_QUERIES).name,
+        },
+        timeout=900,
+    )
+    section.relevance = child.json()
 
 
 def server(section: Section, out_dir: Path, cfg: Config, tmp: Path) -> None:
@@ -342,6 +390,12 @@ def run_corpus(
     with step(section, "full build"):
         full_build(section, out_dir, cfg, budget)
     built = section.build is not None
+    wants_engines = name in ("real", "synthetic", "demo") and (
+        cfg.wants(name, "search") or cfg.wants(name, "relevance")
+    )
+    if built and wants_engines:
+        with step(section, "full build with tantivy"):
+            full_build(section, tmp / "build-tantivy", cfg, budget, engine="tantivy")
     if cfg.wants(name, "mkdocs"):
         if mkdocs_timeout is None:
             section.skipped.append("mkdocs: not run on this corpus in this mode")
@@ -351,6 +405,9 @@ def run_corpus(
     if built and cfg.wants(name, "search"):
         with step(section, "search"):
             search(section, out_dir, cfg, tmp)
+    if built and name in ("real", "demo") and cfg.wants(name, "relevance"):
+        with step(section, "relevance"):
+            relevance(section, out_dir)
     if built and with_server and cfg.wants(name, "server"):
         with step(section, "server"):
             server(section, out_dir, cfg, tmp)
@@ -380,11 +437,11 @@ def snapshot_source(dest: Path, source: Path = ROOT) -> Path:
 
 
 # measurements made on one corpus only (the others are not built for them alone)
-ONLY_ON = {"server": "real", "adversarial": "real"}
+ONLY_ON = {"server": {"real"}, "adversarial": {"real"}, "relevance": {"real", "demo"}}
 
 
 def _needs_corpus(cfg: Config, name: str) -> bool:
-    return any(cfg.wants(name, m) and ONLY_ON.get(m, name) == name for m in MEASUREMENTS)
+    return any(cfg.wants(name, m) and name in ONLY_ON.get(m, {name}) for m in MEASUREMENTS)
 
 
 def run(cfg: Config) -> tuple[list[Section], float, str]:
@@ -514,11 +571,30 @@ def _targets(sections: list[Section], cfg: Config) -> list[str]:
         s = by.get(name)
         if not s or not s.search or "fts5" not in s.search:
             continue
-        ratio = s.search["ours"]["p95"] / s.search["fts5"]["p95"]
+        fts = s.search["fts5"]["p95"]
+        checks = [("tantivy", TARGET_TANTIVY_RATIO)]
+        if name == "real":
+            checks.append(("whoosh", TARGET_WHOOSH_RATIO))
+        for engine, target in checks:
+            if engine not in s.search:
+                continue
+            p95 = s.search[engine]["p95"]
+            rows.append(
+                f"| {engine} p95 ≤ {target}× FTS5, snippets and facets ({name}) | "
+                f"{p95 / fts:.2f}× ({p95:.1f} ms vs {fts:.1f} ms) | "
+                f"{_verdict(p95 / fts <= target)} |"
+            )
+    for name in ("real", "synthetic"):
+        s = by.get(name)
+        if not s or not s.build or not s.build_tantivy:
+            continue
+        whoosh = s.build["report"]["index_seconds"]
+        tantivy = s.build_tantivy["report"]["index_seconds"]
+        ratio = tantivy / whoosh if whoosh else None
         rows.append(
-            f"| search p95 ≤ {TARGET_SEARCH_RATIO:.0f}× FTS5 ({name}) | {ratio:.2f}× "
-            f"({s.search['ours']['p95']:.1f} ms vs {s.search['fts5']['p95']:.1f} ms) "
-            f"| {_verdict(ratio <= TARGET_SEARCH_RATIO)} |"
+            f"| tantivy index build ≤ {TARGET_INDEX_RATIO}× Whoosh's ({name}) | "
+            f"{_f(ratio)}× ({tantivy:.2f} s vs {whoosh:.2f} s) | "
+            f"{_verdict(None if ratio is None else ratio <= TARGET_INDEX_RATIO)} |"
         )
     for s in sections:
         if s.adversarial:
@@ -581,9 +657,11 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
         "process (`wait4`), and the peak sum over the process tree (render workers "
         "included, shared pages counted twice).",
         "",
-        "| corpus | wall s | CPU s | build() s | import s | articles/s | pages written | pages/s "
+        "| corpus | wall s | CPU s | build() s | import s | index s | static search s "
+        "| articles/s | pages written | pages/s "
         "| peak RSS MB | tree RSS MB | site MB | index MB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |",
     ]
     for s in sections:
         if not s.build:
@@ -591,11 +669,35 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
         b, r = s.build, s.build["report"]
         lines.append(
             f"| {s.corpus.name} | {b['wall']:.2f} | {b['cpu']:.1f} | {r['seconds']:.2f} | "
-            f"{r['import_seconds']:.2f} | {r['articles'] / b['wall']:,.0f} | "
+            f"{r['import_seconds']:.2f} | {r['index_seconds']:.2f} | "
+            f"{r['static_search_seconds']:.2f} ({r['static_search_shards']} bundles) | "
+            f"{r['articles'] / b['wall']:,.0f} | "
             f"{r['pages_written']:,} | {r['pages_written'] / b['wall']:,.0f} | "
             f"{b['max_rss_mb']:.0f} | {b['tree_rss_mb']:.0f} | {b['site_mb']:.0f} | "
             f"{b['index_mb']:.0f} |"
         )
+    engine_builds = [s for s in sections if s.build and s.build_tantivy]
+    if engine_builds:
+        lines += [
+            "",
+            "## Search index build, by engine",
+            "",
+            "The same full build (fresh interpreter, clean) with `search_engine=whoosh` (the "
+            "default, above) and `search_engine=tantivy` (without the static search step); "
+            "*index s* is the time of the indexing stage (`BuildReport.index_seconds`).",
+            "",
+            "| corpus | whoosh index s | tantivy index s | tantivy / whoosh | whoosh index MB "
+            "| tantivy index MB | tantivy build wall s |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for s in engine_builds:
+            assert s.build is not None and s.build_tantivy is not None
+            w, t = s.build, s.build_tantivy
+            wi, ti = w["report"]["index_seconds"], t["report"]["index_seconds"]
+            lines.append(
+                f"| {s.corpus.name} | {wi:.2f} | {ti:.2f} | {_f(ti / wi if wi else None)}× | "
+                f"{w['index_mb']:.0f} | {t['index_mb']:.0f} | {t['wall']:.2f} |"
+            )
     lines += [
         "",
         "## Incremental rebuild",
@@ -604,8 +706,9 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
         "fresh interpreter; median shown. Then three builds with no change.",
         "",
         "| corpus | edit: wall s (median) | edit: build() s | rendered | pages written | "
-        "index updated | no change: wall s | no change: build() s | rendered |",
-        "| --- | ---: | ---: | --- | --- | --- | ---: | ---: | --- |",
+        "index updated | static search: bundles, s | no change: wall s | no change: build() s "
+        "| rendered |",
+        "| --- | ---: | ---: | --- | --- | --- | --- | ---: | ---: | --- |",
     ]
     for s in sections:
         if not s.incremental:
@@ -621,7 +724,12 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
             f"| {s.corpus.name} | {measure.median([x['wall'] for x in e]):.2f} | "
             f"{measure.median([x['report']['seconds'] for x in e]):.2f} | "
             f"{counts(e, 'rendered')} | {counts(e, 'pages_written')} | {counts(e, 'indexed')} | "
-            f"{measure.median([x['wall'] for x in n]):.2f} | "
+            + ", ".join(
+                f"{x['report']['static_search_shards']} in "
+                f"{x['report']['static_search_seconds']:.2f}"
+                for x in e
+            )
+            + f" | {measure.median([x['wall'] for x in n]):.2f} | "
             f"{measure.median([x['report']['seconds'] for x in n]):.2f} | "
             f"{counts(n, 'rendered')} |"
         )
@@ -662,20 +770,29 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
         "## Search latency",
         "",
         "Two-word queries from title words (half from one title, half from two), top 10, "
-        "after a warm-up; the engines run interleaved in one process. "
-        "*ours* = `Searcher.search(q, limit=10)` with default options (snippets and "
-        "category facets); *ours, bare* = `snippets=False, facets=False`; *FTS5* = SQLite "
-        "FTS5 (porter tokenizer) on title, summary and the rendered body text, "
-        "`snippet()` + `bm25()`, the words quoted and OR-ed.",
+        "after a warm-up; the engines run interleaved in one process, on their own builds "
+        "of the same content. *whoosh*/*tantivy* = `Searcher.search(q, limit=10)` with "
+        "default options (snippets and category facets); *bare* = `snippets=False, "
+        "facets=False`; *FTS5* = SQLite FTS5 (porter tokenizer) on title, summary and the "
+        "rendered body text, `snippet()` + `bm25()`, the words quoted and OR-ed. Every "
+        "query is distinct; there is no result cache (the Whoosh engine keeps decoded "
+        "postings per index generation, bounded).",
         "",
         "| corpus | engine | queries | p50 ms | p95 ms | p99 ms | mean ms | mean hits | no hits |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     ratio_lines = []
+    labels = {
+        "whoosh": "whoosh",
+        "whoosh_bare": "whoosh, bare",
+        "tantivy": "tantivy",
+        "tantivy_bare": "tantivy, bare",
+        "fts5": "FTS5",
+    }
     for s in sections:
         if not s.search:
             continue
-        for key, label in (("ours", "ours"), ("ours_bare", "ours, bare"), ("fts5", "FTS5")):
+        for key, label in labels.items():
             r = s.search.get(key)
             if not r:
                 continue
@@ -684,27 +801,50 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
                 f"{r['p99']:.1f} | {r['mean']:.1f} | {r['mean_hits']:.1f} | {r['empty']} |"
             )
         if "fts5" in s.search:
-            o, b, f = s.search["ours"], s.search["ours_bare"], s.search["fts5"]
+            f = s.search["fts5"]
+            parts = []
+            for engine in ("whoosh", "tantivy"):
+                o, b = s.search.get(engine), s.search.get(f"{engine}_bare")
+                if o and b:
+                    parts.append(
+                        f"{engine} / FTS5 = {o['p50'] / f['p50']:.2f}× at p50, "
+                        f"{o['p95'] / f['p95']:.2f}× at p95 (bare {b['p95'] / f['p95']:.2f}×)"
+                    )
             fts = s.search["fts"]
             ratio_lines.append(
-                f"- {s.corpus.name}: ours / FTS5 = {o['p50'] / f['p50']:.2f}× at p50, "
-                f"{o['p95'] / f['p95']:.2f}× at p95; bare / FTS5 = "
-                f"{b['p50'] / f['p50']:.2f}× at p50, {b['p95'] / f['p95']:.2f}× at p95; "
-                f"default − bare = {o['p50'] - b['p50']:+.1f} ms at p50 (snippets and facets). "
-                f"FTS5 table: {fts['rows']:,} rows, built in "
+                f"- {s.corpus.name}: " + "; ".join(parts) + ". FTS5 table: "
+                f"{fts['rows']:,} rows, built in "
                 f"{fts['render_seconds'] + fts['index_seconds']:.1f} s "
                 f"(render with {os.cpu_count()} processes {fts['render_seconds']:.1f} s + insert "
-                f"{fts['index_seconds']:.1f} s), "
-                f"{fts['db_mb']:.0f} MB."
-            )
-        if "dev" in s.search:
-            d = s.search["dev"]
-            miss = "; ".join(d["misses"]) or "none"
-            ratio_lines.append(
-                f"- {s.corpus.name}: dev set ({DEV_QUERIES.name}) — expected article in the "
-                f"top 10 for {d['found_top10']}/{d['queries']} queries (misses: {miss})."
+                f"{fts['index_seconds']:.1f} s), {fts['db_mb']:.0f} MB."
             )
     lines += ["", *ratio_lines]
+    rated = [s for s in sections if s.relevance]
+    if rated:
+        lines += [
+            "",
+            "## Relevance",
+            "",
+            "Labelled queries: `bench/queries-real.tsv` (customer phrasings with typos, real "
+            "corpus) and the demo's dev set (`search-dev.tsv`). recall@3: the expected "
+            "article (any of those listed) is in the top 3; MRR@10: mean of 1/rank in the top "
+            "10. *baseline* = a plain Whoosh index of title (boost 2) and body "
+            "(StemmingAnalyzer), the query's words OR-ed.",
+            "",
+            "| corpus | queries | engine | recall@3 | MRR@10 | misses (not in the top 3) |",
+            "| --- | ---: | --- | ---: | ---: | --- |",
+        ]
+        for s in rated:
+            assert s.relevance is not None
+            for engine in ("whoosh", "tantivy", "baseline"):
+                r = s.relevance.get(engine)
+                if not r:
+                    continue
+                misses = "; ".join(r["misses"][:8]) + (" …" if len(r["misses"]) > 8 else "")
+                lines.append(
+                    f"| {s.corpus.name} | {r['queries']} | {engine} | {r['recall3']:.3f} | "
+                    f"{r['mrr10']:.3f} | {misses or 'none'} |"
+                )
     for s in sections:
         if s.adversarial:
             lines += adversarial.report_lines(s.corpus.name, s.corpus.articles, s.adversarial)
@@ -755,7 +895,8 @@ def parse_args(argv: list[str]) -> Config:
         default=[],
         metavar="NAME",
         help=f"run only these measurements ({', '.join(MEASUREMENTS)}) and/or corpora "
-        f"({', '.join(CORPORA)}); repeat or comma-separate. A build always runs first.",
+        f"({', '.join(CORPORA)}); repeat or comma-separate. A build always runs first. "
+        "`triage` (request-type ranking accuracy, bench/triage_accuracy.py) needs no build.",
     )
     parser.add_argument(
         "--budget", type=float, default=None, help="time budget in seconds (default 700; 240 quick)"
@@ -779,7 +920,7 @@ def parse_args(argv: list[str]) -> Config:
     )
     ns = parser.parse_args(argv)
     only = {n.strip() for item in ns.only for n in item.split(",") if n.strip()}
-    unknown = only - set(MEASUREMENTS) - set(CORPORA)
+    unknown = only - set(MEASUREMENTS) - set(CORPORA) - {"triage"}
     if unknown:
         parser.error(f"unknown --only name(s): {', '.join(sorted(unknown))}")
     return Config(
@@ -801,6 +942,16 @@ def parse_args(argv: list[str]) -> Config:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     cfg = parse_args(argv)
+    if "triage" in cfg.only:  # request-type ranking: no build, no corpus (triage_accuracy.py)
+        import triage_accuracy
+
+        lines = triage_accuracy.report_lines(triage_accuracy.measure_all("HEAD"), misses="held")
+        (RESULTS / "triage.md").write_text("\n".join(["# Triage benchmark", *lines, ""]), "utf-8")
+        print("\n".join(lines))
+        log(f"report written to {RESULTS / 'triage.md'}")
+        cfg.only.discard("triage")
+        if not cfg.only:
+            return 0
     sections, elapsed, _tmp = run(cfg)
     report = render_report(sections, cfg, elapsed, argv)
     output = cfg.output

@@ -1,10 +1,11 @@
 """Where the templates and static files are found: the one place that knows.
 
-The builder (``kb.build``) and the portal (its Jinja environment and the ``/static``
-mount) both take their directories from here. Today they are the repository's
-top-level ``templates/`` and ``static/``. :func:`resource_dir` looks first in
-``kb/_data/`` (where a wheel that ships them inside the package would put them),
-then at the repository root, so shipping them changes the packaging, not the callers.
+The builder (``kb.build``), the portal's Jinja environment, its ``/static`` mount and
+its e-mail templates (``portal.notify``) all take their directories from here. In the
+repository they are the top-level ``templates/`` and ``static/``; the wheel ships them
+as ``kb/_data/templates`` and ``kb/_data/static`` (hatch ``force-include`` in
+pyproject.toml). :func:`resource_dir` looks in ``kb/_data/`` first, then at the
+repository root, so an installed package and a checkout (editable or not) both work.
 """
 
 from __future__ import annotations

@@ -62,6 +62,8 @@ class Link:
 class Rendered:
     html: str
     text: str  # plain text for the search index
+    prose: str = ""  # the part of ``text`` outside code blocks and tables (for snippets)
+    extra: str = ""  # the code blocks and table cells of ``text``
     headings: list[str] = field(default_factory=list)  # anchor ids
     links: list[Link] = field(default_factory=list)
     images_without_alt: list[int] = field(default_factory=list)  # line numbers
@@ -196,17 +198,24 @@ def render_markdown(
     env: dict[str, Any] = {"directive": directive, "_body_line": body_line}
     tokens = _MD.parse(body, env)
     rendered = Rendered(html="", text="")
-    text_parts: list[str] = []
+    prose_parts: list[str] = []
+    extra_parts: list[str] = []
+    text_parts = prose_parts
     block_line = body_line
+    tables = 0
     for token in tokens:
         if token.map:
             block_line = body_line + token.map[0]
-        if token.type == "heading_open":
+        if token.type in ("table_open", "table_close"):
+            tables += 1 if token.type == "table_open" else -1
+            text_parts = extra_parts if tables else prose_parts
+            text_parts.append("\n")
+        elif token.type == "heading_open":
             anchor = token.attrGet("id")
             if anchor:
                 rendered.headings.append(str(anchor))
         elif token.type in ("fence", "code_block"):
-            text_parts.append(token.content)
+            extra_parts.append(token.content)
         elif token.type == "policy_block":
             text_parts.append(_directive_text(directive, token.content) + "\n")
         elif token.type == "inline" and token.children:
@@ -238,7 +247,9 @@ def render_markdown(
                     text_parts.append(_directive_text(directive, child.content))
             text_parts.append("\n")
     rendered.html = _MD.renderer.render(tokens, _MD.options, env)
-    rendered.text = re.sub(r"[ \t]+", " ", "".join(text_parts)).strip()
+    rendered.prose = re.sub(r"[ \t]+", " ", "".join(prose_parts)).strip()
+    rendered.extra = re.sub(r"[ \t]+", " ", "".join(extra_parts)).strip()
+    rendered.text = f"{rendered.prose}\n{rendered.extra}" if rendered.extra else rendered.prose
     rendered.directives = list(env.get("directives", []))
     rendered.unknown_directives = list(env.get("unknown_directives", []))
     return rendered

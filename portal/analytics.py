@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -51,6 +52,19 @@ class Report:
     @property
     def deflection_rate(self) -> float:
         return self.deflected / self.started if self.started else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        """``portal report --json``."""
+        return {
+            "started": self.started,
+            "deflected": self.deflected,
+            "deflection_rate": round(self.deflection_rate, 4),
+            "ready": self.ready,
+            "failed_searches": self.failed_searches,
+            "deflecting_articles": self.deflecting_articles,
+            "suggested_articles": self.shown_articles,
+            "steps": [{"step": s, "reached": n, "abandoned": a} for s, n, a in self.steps],
+        }
 
 
 def report(db: Database, *, top: int = 10) -> Report:

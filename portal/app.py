@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio
 from sqlalchemy.exc import OperationalError
@@ -20,14 +20,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kb import layout, search
-from kb.build import DEFAULT_STATIC
+from kb.paths import DEFAULT_STATIC
+from portal import api, openapi, urls
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.kb import views as views_kb
 from portal.kb.preview import Preview
 from portal.kb.store import KnowledgeBase
-from portal.notify.transport import mailer_for
-from portal.openapi import openapi
 from portal.policy import views as views_policy
 from portal.policy.store import PolicyStore
 from portal.security import (
@@ -40,7 +39,7 @@ from portal.sessions import SessionMiddleware
 from portal.templating import make_templates, render
 from portal.tickets import ratelimit
 from portal.tickets import views as tickets
-from portal.tickets.outbox import Deliverer
+from portal.tickets.outbox import deliverer_for
 from portal.wizard import uploads
 from portal.wizard import views as wizard
 
@@ -94,11 +93,19 @@ async def healthz(request: Request) -> Response:
     )
 
 
-def api_route(path: str, endpoint: Any, method: str) -> Route:
-    """A JSON API route that answers other methods with 405 and an Allow header
-    (instead of falling through to the site's catch-all route)."""
-    allowed = {method, "HEAD"} if method == "GET" else {method}
+API_METHODS: dict[str, str] = {}  # path -> the one method each JSON API route takes
 
+
+def api_route(path: str, endpoint: api.View, operation: api.Operation, *, name: str) -> Route:
+    """A JSON API route carrying its declared operation (``portal.openapi`` documents
+    it, the view validates with it). Input that does not match the declaration
+    (``api.Invalid``) is answered as JSON; other methods get 405 and an Allow header
+    (instead of falling through to the site's catch-all route)."""
+    method = operation.method
+    allowed = {method, "HEAD"} if method == "GET" else {method}
+    API_METHODS[path] = method
+
+    @functools.wraps(endpoint)  # the view's module, name and docstring
     async def guarded(request: Request) -> Response:
         if request.method not in allowed:
             return JSONResponse(
@@ -106,11 +113,13 @@ def api_route(path: str, endpoint: Any, method: str) -> Route:
                 status_code=405,
                 headers={"Allow": ", ".join(sorted(allowed))},
             )
-        response: Response = await endpoint(request)
-        return response
+        try:
+            return await endpoint(request)
+        except api.Invalid as exc:
+            return JSONResponse(exc.content(), status_code=exc.status)
 
     every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
-    return Route(path, guarded, methods=every, name=endpoint.__name__)
+    return api.ApiRoute(path, guarded, view=endpoint, operation=operation, methods=every, name=name)
 
 
 ERROR_TITLES = {
@@ -145,13 +154,7 @@ async def _outbox_worker(app: Starlette) -> None:
     """Deliver mail and webhooks in the background; woken when something is queued."""
     settings: Settings = app.state.settings
     policy = app.state.policy.get()
-    deliverer = Deliverer(
-        app.state.db,
-        mailer_for(settings.smtp_url),
-        sender=settings.mail_from,
-        sender_name=policy.provider.name + " support" if policy else settings.site_name,
-        webhook_secret=settings.webhook_secret,
-    )
+    deliverer = deliverer_for(app.state.db, settings, policy)
     app.state.deliverer = deliverer
     wake: anyio.Event = app.state.outbox_wake
     next_prune = time.monotonic()  # once at start, then every PRUNE_INTERVAL_SECONDS
@@ -289,37 +292,50 @@ def create_app(
         app.state.db.dispose()
 
     routes = [
-        Route("/", views_kb.home, name="home"),
-        Route("/search", views_kb.search_page, name="search"),
-        api_route("/api/search", views_kb.search_api, "GET"),
-        Route("/plans", views_policy.plans_page, name="plans"),
-        Route("/coverage", views_policy.coverage_page, name="coverage"),
-        api_route("/api/triage", views_policy.triage_api, "POST"),
-        Route("/request", wizard.describe, methods=["GET", "POST"], name="request"),
-        Route("/request/suggest", wizard.suggest_fragment, methods=["POST"], name="suggest"),
-        Route("/request/solved", wizard.solved, methods=["POST"], name="solved"),
-        Route("/request/restart", wizard.restart, methods=["POST"], name="restart"),
-        Route("/request/choose", wizard.choose, methods=["GET", "POST"], name="choose"),
-        Route(
-            "/request/coverage", wizard.coverage_step, methods=["GET", "POST"], name="coverage_step"
+        # the knowledge base: the built site, search
+        Route("/", views_kb.home, name="kb.home"),
+        Route("/search", views_kb.search_page, name="kb.search"),
+        api_route("/api/search", views_kb.search_api, views_kb.SEARCH_API, name="api.search"),
+        # pages and API generated from the policy
+        Route("/plans", views_policy.plans_page, name="policy.plans"),
+        Route("/coverage", views_policy.coverage_page, name="policy.coverage"),
+        api_route(
+            "/api/triage", views_policy.triage_api, views_policy.TRIAGE_API, name="api.triage"
         ),
-        Route("/request/details", wizard.details, methods=["GET", "POST"], name="details"),
-        Route("/request/review", wizard.review, methods=["GET", "POST"], name="review"),
-        Route("/request/confirm", tickets.confirm, methods=["GET", "POST"], name="confirm"),
-        Route("/tickets/link", tickets.request_link, methods=["POST"], name="ticket_link"),
-        Route("/tickets/{number}", tickets.status_page, name="ticket"),
+        # the request wizard (its last step, sending, is filing's: tickets.send_review)
+        Route("/request", wizard.describe, methods=["GET", "POST"], name="wizard.describe"),
+        Route("/request/suggest", wizard.suggest_fragment, methods=["POST"], name="wizard.suggest"),
+        Route("/request/solved", wizard.solved, methods=["POST"], name="wizard.solved"),
+        Route("/request/restart", wizard.restart, methods=["POST"], name="wizard.restart"),
+        Route("/request/choose", wizard.choose, methods=["GET", "POST"], name="wizard.choose"),
         Route(
-            "/tickets/{number}/attachments/{upload}", tickets.attachment, name="ticket_attachment"
+            "/request/coverage",
+            wizard.coverage_step,
+            methods=["GET", "POST"],
+            name="wizard.coverage",
+        ),
+        Route("/request/details", wizard.details, methods=["GET", "POST"], name="wizard.details"),
+        Route("/request/review", wizard.review, methods=["GET"], name="wizard.review"),
+        Route("/request/review", tickets.send_review, methods=["POST"], name="tickets.send"),
+        # filing and following tickets
+        Route(urls.CONFIRM, tickets.confirm, methods=["GET", "POST"], name="tickets.confirm"),
+        Route("/tickets/link", tickets.request_link, methods=["POST"], name="tickets.link"),
+        Route(urls.TICKET, tickets.status_page, name="tickets.status"),
+        Route(
+            "/tickets/{number}/attachments/{upload}",
+            tickets.attachment,
+            name="tickets.attachment",
         ),
         Route(
-            "/tickets/{number}/{kind}", tickets.add_to_ticket, methods=["POST"], name="ticket_add"
+            "/tickets/{number}/{kind}", tickets.add_to_ticket, methods=["POST"], name="tickets.add"
         ),
-        api_route("/api/requests", tickets.api_requests, "POST"),
-        api_route("/api/openapi.json", openapi, "GET"),
+        api_route("/api/requests", tickets.api_requests, tickets.REQUESTS_API, name="api.requests"),
+        api_route("/api/openapi.json", openapi.openapi, openapi.OPENAPI, name="api.openapi"),
+        # operations
         Route("/healthz", healthz, name="healthz"),
-        Route("/_preview/events", preview_events, name="preview_events"),
+        Route("/_preview/events", preview_events, name="kb.preview_events"),
         Mount("/static", StaticFiles(directory=str(DEFAULT_STATIC)), name="static"),
-        Route("/{path:path}", views_kb.site_file, name="site"),
+        Route("/{path:path}", views_kb.site_file, name="kb.site"),
     ]
     middleware = [
         Middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts),

@@ -1,139 +1,353 @@
 """Settings, read once from ``PORTAL_*`` environment variables.
 
-Every setting has a safe default for a developer's machine; README.md lists them
-(a test fails when one is missing there).
+Each setting is declared once, as a field of :class:`Settings`: its variable, its
+default (as text, parsed like the variable), what it means, how the text is parsed and
+written back. ``Settings.from_env`` reads the variables, ``Settings.to_environ`` writes
+them for another process (``portal serve``'s workers), README.md's table is
+:func:`settings_table` (a test compares them) and ``python -m portal.config`` prints it.
+Every default is safe on a developer's machine.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar, cast
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+S = TypeVar("S")
+P = ParamSpec("P")
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Setting:
+    """One ``PORTAL_*`` variable as README.md documents it."""
+
     name: str
-    default: str
+    default: str  # the text used when the variable is unset or empty
     help: str
+    shown: str = ""  # README's default column when it is not the literal default
+
+    @property
+    def documented_default(self) -> str:
+        return self.shown or f"`{self.default}`"
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("PORTAL_CONTENT_DIR", "content", "Content directory (articles, synonyms, policy)."),
-    Setting(
+@dataclass(frozen=True)
+class _Declared:
+    setting: Setting
+    parse: Callable[[str], Any]
+    text: Callable[[Any], str]
+
+
+class SettingError(ValueError):
+    """A variable holds text its setting cannot use; the message names the variable."""
+
+
+def _declare(
+    declared: Setting,
+    parse: Callable[[str], T],
+    text: Callable[[T], str] = str,
+    *,
+    secret: bool = False,
+) -> T:
+    """A ``Settings`` field whose value comes from the variable ``declared.name``."""
+    return field(
+        default=parse(declared.default),
+        repr=not secret,
+        metadata={"setting": _Declared(declared, parse, text)},
+    )
+
+
+def setting(
+    name: str,
+    default: str,
+    help: str,
+    parse: Callable[[str], T],
+    text: Callable[[T], str] = str,
+    *,
+    shown: str = "",
+    secret: bool = False,
+) -> T:
+    return _declare(Setting(name, default, help, shown), parse, text, secret=secret)
+
+
+def _flag(text: str) -> bool:
+    return text in ("1", "true", "yes")
+
+
+def _flag_text(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    return tuple(h.strip() for h in text.split(",") if h.strip())
+
+
+def _megabytes(text: str) -> int:
+    return int(float(text) * MIB)
+
+
+def _megabytes_text(value: int) -> str:
+    return str(value // MIB) if value % MIB == 0 else repr(value / MIB)
+
+
+def _url(text: str) -> str:
+    return text if text.endswith("/") else text + "/"
+
+
+def _rate(text: str, index: int) -> tuple[int, int]:
+    """'count/seconds,count/seconds' -> the index-th (count, seconds)."""
+    parts = [p.strip() for p in text.split(",")]
+    count, _, seconds = parts[min(index, len(parts) - 1)].partition("/")
+    return int(count), int(seconds or 3600)
+
+
+def _rate_text(value: tuple[int, int]) -> str:
+    return f"{value[0]}/{value[1]}"
+
+
+# the policy file's default: the content directory's policy.yaml (resolved on creation)
+POLICY_BESIDE_CONTENT = Path("<content>/policy.yaml")
+# two fields read one variable, "per address,per client"; to_environ joins them with ","
+RATE_LIMITS = Setting(
+    "PORTAL_RATE_LIMITS",
+    "5/3600,20/3600",
+    "Filing-link emails per address and per client, as count/seconds.",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    content_dir: Path = setting(  # noqa: RUF009 - a field, like dataclasses.field()
+        "PORTAL_CONTENT_DIR", "content", "Content directory (articles, synonyms, policy).", Path
+    )
+    policy_file: Path = setting(  # noqa: RUF009 - a field, like dataclasses.field()
         "PORTAL_POLICY",
-        "<content>/policy.yaml",
+        str(POLICY_BESIDE_CONTENT),
         "The support policy file (plans, coverage, rates, hours, request types).",
-    ),
-    Setting("PORTAL_BUILD_DIR", "build", "Where `portal build` writes the site and index."),
-    Setting(
+        Path,
+    )
+    build_dir: Path = setting(  # noqa: RUF009 - a field, like dataclasses.field()
+        "PORTAL_BUILD_DIR", "build", "Where `portal build` writes the site and index.", Path
+    )
+    database_url: str = setting(
         "PORTAL_DATABASE_URL",
         "sqlite:///var/portal.db",
         "SQLAlchemy URL; `postgresql+psycopg://user@host/db` works unchanged.",
-    ),
-    Setting("PORTAL_UPLOAD_DIR", "var/uploads", "Where uploaded screenshots are stored."),
-    Setting("PORTAL_MAX_UPLOAD_MB", "5", "Largest accepted upload, in megabytes."),
-    Setting(
+        str,
+    )
+    upload_dir: Path = setting(  # noqa: RUF009 - a field, like dataclasses.field()
+        "PORTAL_UPLOAD_DIR", "var/uploads", "Where uploaded screenshots are stored.", Path
+    )
+    max_upload_bytes: int = setting(
+        "PORTAL_MAX_UPLOAD_MB",
+        "5",
+        "Largest accepted upload, in megabytes.",
+        _megabytes,
+        _megabytes_text,
+    )
+    base_url: str = setting(
         "PORTAL_BASE_URL",
         "http://127.0.0.1:8000/",
         "Public URL of the portal; used for links in the sitemap and emails.",
-    ),
-    Setting("PORTAL_SITE_NAME", "Harbor Hosting Support", "Name shown in the page header."),
-    Setting(
+        _url,
+    )
+    site_name: str = setting(
+        "PORTAL_SITE_NAME", "Harbor Hosting Support", "Name shown in the page header.", str
+    )
+    secret_key: str = setting(
         "PORTAL_SECRET_KEY",
-        "(generated once into var/secret_key)",
+        "",
         "Key for signed tokens and CSRF; set it in production and keep it secret.",
-    ),
-    Setting(
+        str,
+        shown="generated once into `var/secret_key`",
+        secret=True,
+    )
+    forwarded_allow_ips: str = setting(
         "PORTAL_FORWARDED_ALLOW_IPS",
-        "(none)",
-        "Proxies whose X-Forwarded-For is trusted (e.g. `127.0.0.1`); rate limits then see "
-        "the real client.",
-    ),
-    Setting(
+        "",
+        "Proxies whose `X-Forwarded-For` is trusted (e.g. `127.0.0.1`); rate limits then "
+        "see the real client.",
+        str,
+        shown="none",
+    )
+    allowed_hosts: tuple[str, ...] = setting(
         "PORTAL_ALLOWED_HOSTS",
         "127.0.0.1,localhost",
         "Comma-separated Host header values the server answers (`*` for any).",
-    ),
-    Setting(
+        _hosts,
+        ",".join,
+    )
+    verify_max_age: int = setting(
         "PORTAL_VERIFY_MAX_AGE",
         "3600",
         "Seconds a filing link stays valid (it also works only once).",
-    ),
-    Setting(
+        int,
+    )
+    status_max_age: int = setting(
         "PORTAL_STATUS_MAX_AGE",
         "7776000",
-        "Seconds a ticket's status link stays valid (90 days); a new one is mailed to a "
-        "listed contact on request.",
-    ),
-    Setting(
+        "Seconds a ticket's status link stays valid (90 days). Each ticket has one link, "
+        "issued at filing; a listed contact can have a new one mailed (it replaces the "
+        "older ones).",
+        int,
+    )
+    smtp_url: str = setting(
         "PORTAL_SMTP_URL",
-        "(none: mail is printed)",
-        "`smtp://user:pass@host:587?starttls=1` or `smtps://host:465`; "
-        "without it mail goes to the console.",
-    ),
-    Setting("PORTAL_MAIL_FROM", "support@localhost", "Sender address of the portal's mail."),
-    Setting(
+        "",
+        "`smtp://user:pass@host:587?starttls=1` or `smtps://host:465`; without it mail "
+        "goes to the console.",
+        str,
+        shown="none: mail is printed",
+        secret=True,
+    )
+    mail_from: str = setting(
+        "PORTAL_MAIL_FROM", "support@localhost", "Sender address of the portal's mail.", str
+    )
+    helpdesk_email: str = setting(
         "PORTAL_HELPDESK_EMAIL",
-        "(none)",
+        "",
         "Support mailbox that receives every filed ticket.",
-    ),
-    Setting(
+        str,
+        shown="none",
+    )
+    helpdesk_webhook: str = setting(
         "PORTAL_HELPDESK_WEBHOOK",
-        "(none)",
+        "",
         "URL that receives every filed ticket as JSON (HMAC-SHA256 signed body).",
-    ),
-    Setting(
+        str,
+        shown="none",
+    )
+    webhook_secret: str = setting(
         "PORTAL_WEBHOOK_SECRET",
-        "(the secret key)",
+        "",
         "Key for the `X-Portal-Signature` HMAC of webhook bodies.",
-    ),
-    Setting(
+        str,
+        shown="the secret key",
+        secret=True,
+    )
+    upstream_email: str = setting(
         "PORTAL_UPSTREAM_EMAIL",
-        "(none)",
+        "",
         "Upstream provider's address for requests about their servers.",
-    ),
-    Setting(
-        "PORTAL_RATE_LIMITS",
-        "5/3600,20/3600",
-        "Filing-link emails per address and per client, as count/seconds.",
-    ),
-    Setting(
+        str,
+        shown="none",
+    )
+    rate_limit_address: tuple[int, int] = _declare(
+        RATE_LIMITS, lambda text: _rate(text, 0), _rate_text
+    )
+    rate_limit_client: tuple[int, int] = _declare(
+        RATE_LIMITS, lambda text: _rate(text, 1), _rate_text
+    )
+    redis_url: str = setting(
         "PORTAL_REDIS_URL",
-        "(none: counted in the database)",
+        "",
         "Redis for the rate-limit counters, shared by several machines (moving window), "
         "e.g. `redis://127.0.0.1:6379/0`; `?key_prefix=NAME` (default `portal`) separates "
         "portals that share one Redis.",
-    ),
-    Setting(
+        str,
+        shown="none: counted in the database",
+    )
+    preview: bool = setting(
         "PORTAL_PREVIEW",
         "0",
         "1: live preview for editors (drafts shown, pages reload on change); "
         "`portal serve --reload` sets it.",
-    ),
-    Setting(
+        _flag,
+        _flag_text,
+    )
+    stale_days: int = setting(
         "PORTAL_STALE_DAYS",
         "365",
         "`portal check --stale` lists articles not updated for this many days.",
-    ),
-    Setting("PORTAL_HOST", "127.0.0.1", "Address `portal serve` listens on."),
-    Setting("PORTAL_PORT", "8000", "Port `portal serve` listens on."),
-    Setting("PORTAL_HTTPS", "0", "Set to 1 behind HTTPS: adds HSTS and Secure cookies."),
+        int,
+    )
+    host: str = setting("PORTAL_HOST", "127.0.0.1", "Address `portal serve` listens on.", str)
+    port: int = setting("PORTAL_PORT", "8000", "Port `portal serve` listens on.", int)
+    https: bool = setting(
+        "PORTAL_HTTPS",
+        "0",
+        "Set to 1 behind HTTPS: adds HSTS and Secure cookies.",
+        _flag,
+        _flag_text,
+    )
+
+    def __post_init__(self) -> None:
+        # the defaults that follow other settings: "<content>/policy.yaml", a key kept in
+        # var/secret_key, "the secret key"
+        if self.policy_file == POLICY_BESIDE_CONTENT:
+            object.__setattr__(self, "policy_file", self.content_dir / "policy.yaml")
+        if not self.secret_key:
+            object.__setattr__(self, "secret_key", _local_secret())
+        if not self.webhook_secret:
+            object.__setattr__(self, "webhook_secret", self.secret_key)
+
+    @classmethod
+    def from_env(
+        cls: Callable[P, S],
+        environ: Mapping[str, str] | None = None,
+        /,
+        *args: P.args,
+        **overrides: P.kwargs,
+    ) -> S:
+        """The settings in ``environ`` (default ``os.environ``); an empty variable counts
+        as unset. Keyword arguments take the place of single settings, typed like the
+        fields (``cls: Callable[P, S]`` gives this method the constructor's parameters,
+        so mypy checks each name and type)."""
+        values = _read(os.environ if environ is None else environ, skip=overrides)
+        return cast(Callable[..., S], cls)(*args, **{**values, **overrides})
+
+    def to_environ(self) -> dict[str, str]:
+        """The ``PORTAL_*`` variables from which ``from_env`` reads these same settings
+        (in another process, e.g. a uvicorn worker)."""
+        texts: dict[str, list[str]] = {}
+        for f in fields(self):
+            declared: _Declared = f.metadata["setting"]
+            texts.setdefault(declared.setting.name, []).append(declared.text(getattr(self, f.name)))
+        return {name: ",".join(parts) for name, parts in texts.items()}
+
+
+def _read(environ: Mapping[str, str], *, skip: Iterable[str] = ()) -> dict[str, object]:
+    skipped = set(skip)
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        declared: _Declared = f.metadata["setting"]
+        text = environ.get(declared.setting.name, "").strip()
+        if f.name in skipped or not text:
+            continue
+        try:
+            values[f.name] = declared.parse(text)
+        except ValueError as exc:
+            raise SettingError(
+                f"{declared.setting.name}={text!r} is not valid ({exc}); "
+                f"the default is {declared.setting.default!r}"
+            ) from exc
+    return values
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    dict.fromkeys(cast(_Declared, f.metadata["setting"]).setting for f in fields(Settings))
 )
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+def settings_table() -> str:
+    """README.md's configuration table (a test fails when README differs)."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    rows += [f"| `{s.name}` | {s.documented_default} | {s.help} |" for s in SETTINGS]
+    return "\n".join(rows) + "\n"
 
 
 def _local_secret() -> str:
     """Development default: a random key kept in var/secret_key (mode 0600), so signed
-    links survive restarts and every worker process uses the same key."""
-    path = PROJECT_ROOT / "var" / "secret_key"
+    links survive restarts and every worker process uses the same key. Relative to the
+    working directory, like the default database and uploads (never inside the
+    installed package)."""
+    path = Path("var") / "secret_key"
     try:
         return path.read_text("utf-8").strip() or _new_secret(path)
     except FileNotFoundError:
@@ -156,85 +370,5 @@ def _new_secret(path: Path) -> str:
     return key
 
 
-def _rate(text: str, index: int) -> tuple[int, int]:
-    """'count/seconds,count/seconds' -> the index-th (count, seconds)."""
-    parts = [p.strip() for p in text.split(",")]
-    count, _, seconds = parts[min(index, len(parts) - 1)].partition("/")
-    return int(count), int(seconds or 3600)
-
-
-@dataclass(frozen=True)
-class Settings:
-    content_dir: Path
-    policy_file: Path
-    build_dir: Path
-    database_url: str
-    upload_dir: Path
-    max_upload_bytes: int
-    base_url: str
-    site_name: str
-    secret_key: str = field(repr=False)
-    allowed_hosts: tuple[str, ...]
-    verify_max_age: int
-    smtp_url: str
-    mail_from: str
-    helpdesk_email: str
-    helpdesk_webhook: str
-    webhook_secret: str = field(repr=False)
-    upstream_email: str
-    rate_limit_address: tuple[int, int]
-    rate_limit_client: tuple[int, int]
-    host: str
-    port: int
-    https: bool
-    forwarded_allow_ips: str = ""
-    preview: bool = False
-    stale_days: int = 365
-    redis_url: str = ""
-    status_max_age: int = 90 * 24 * 3600
-
-    @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
-        base_url = _env("PORTAL_BASE_URL", "http://127.0.0.1:8000/")
-        if not base_url.endswith("/"):
-            base_url += "/"
-        content_dir = Path(
-            str(overrides.get("content_dir") or _env("PORTAL_CONTENT_DIR", "content"))
-        )
-        values: dict[str, object] = {
-            "content_dir": content_dir,
-            "policy_file": Path(_env("PORTAL_POLICY", str(content_dir / "policy.yaml"))),
-            "build_dir": Path(_env("PORTAL_BUILD_DIR", "build")),
-            "database_url": _env("PORTAL_DATABASE_URL", "sqlite:///var/portal.db"),
-            "upload_dir": Path(_env("PORTAL_UPLOAD_DIR", "var/uploads")),
-            "max_upload_bytes": int(float(_env("PORTAL_MAX_UPLOAD_MB", "5")) * 1024 * 1024),
-            "base_url": base_url,
-            "site_name": _env("PORTAL_SITE_NAME", "Harbor Hosting Support"),
-            "secret_key": _env("PORTAL_SECRET_KEY", "") or _local_secret(),
-            "forwarded_allow_ips": _env("PORTAL_FORWARDED_ALLOW_IPS", ""),
-            "allowed_hosts": tuple(
-                h.strip()
-                for h in _env("PORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
-                if h.strip()
-            ),
-            "verify_max_age": int(_env("PORTAL_VERIFY_MAX_AGE", "3600")),
-            "smtp_url": _env("PORTAL_SMTP_URL", ""),
-            "mail_from": _env("PORTAL_MAIL_FROM", "support@localhost"),
-            "helpdesk_email": _env("PORTAL_HELPDESK_EMAIL", ""),
-            "helpdesk_webhook": _env("PORTAL_HELPDESK_WEBHOOK", ""),
-            "webhook_secret": _env("PORTAL_WEBHOOK_SECRET", ""),
-            "upstream_email": _env("PORTAL_UPSTREAM_EMAIL", ""),
-            "rate_limit_address": _rate(_env("PORTAL_RATE_LIMITS", "5/3600,20/3600"), 0),
-            "rate_limit_client": _rate(_env("PORTAL_RATE_LIMITS", "5/3600,20/3600"), 1),
-            "host": _env("PORTAL_HOST", "127.0.0.1"),
-            "port": int(_env("PORTAL_PORT", "8000")),
-            "https": _env("PORTAL_HTTPS", "0") in ("1", "true", "yes"),
-            "preview": _env("PORTAL_PREVIEW", "0") in ("1", "true", "yes"),
-            "stale_days": int(_env("PORTAL_STALE_DAYS", "365")),
-            "redis_url": _env("PORTAL_REDIS_URL", ""),
-            "status_max_age": int(_env("PORTAL_STATUS_MAX_AGE", str(90 * 24 * 3600))),
-        }
-        values.update(overrides)
-        if not values["webhook_secret"]:
-            values["webhook_secret"] = values["secret_key"]
-        return cls(**values)  # type: ignore[arg-type]
+if __name__ == "__main__":
+    print(settings_table(), end="")

@@ -1,7 +1,8 @@
 """One Jinja environment for the portal's dynamic pages.
 
 Templates live in the top-level ``templates/`` directory, shared with the static
-site. A page renders whole, or for an htmx request just one named block
+site and found through :mod:`kb.paths` (shipped inside the installed package, else the
+repository's). A page renders whole, or for an htmx request just one named block
 (jinja2-fragments), so there is one template per page and no duplicated fragments.
 """
 
@@ -9,17 +10,34 @@ from __future__ import annotations
 
 from typing import Any
 
+import jinja2
 from jinja2_fragments.starlette import Jinja2Blocks
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kb.build import DEFAULT_TEMPLATES, tag_file_name
+from kb.build import tag_file_name
+from kb.paths import DEFAULT_TEMPLATES
+
+
+@jinja2.pass_context
+def url(context: Any, name: str, /, **params: Any) -> str:
+    """The path of a named route (portal/app.py), e.g. ``url('wizard.choose')``: pages
+    never spell out a URL."""
+    request: Request = context["request"]
+    return str(request.app.url_path_for(name, **params))
+
+
+@jinja2.pass_context
+def article_url(context: Any, slug: str) -> str:
+    """The path of an article of the built site."""
+    return url(context, "kb.site", path=f"articles/{slug}.html")
 
 
 def make_templates(site_name: str, *, preview: bool = False) -> Jinja2Blocks:
     templates = Jinja2Blocks(directory=str(DEFAULT_TEMPLATES))
     env = templates.env
     env.globals.update(site_name=site_name, static_site=False, root="/", preview=preview)
+    env.globals.update(url=url, article_url=article_url)
     env.filters["tagfile"] = tag_file_name
     env.trim_blocks = True
     env.lstrip_blocks = True

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import textwrap
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from kb.build import build
@@ -21,9 +14,12 @@ from kb.policy import Policy, load_policy
 from portal.app import create_app
 from portal.config import Settings
 from portal.kb.building import build_options
+from tests.support.content import article, write_tree
+from tests.support.paths import CONTENT, ROOT
+from tests.support.servers import LiveServer, free_port, start_server
 
-ROOT = Path(__file__).resolve().parent.parent
-CONTENT = ROOT / "content"
+# Kept importable from here for modules not yet moved to tests.support:
+__all__ = ["CONTENT", "ROOT", "article", "free_port", "write_tree"]
 
 
 @pytest.fixture(scope="module")
@@ -33,22 +29,6 @@ def policy(request: pytest.FixtureRequest) -> Policy:
     assert problems == []
     assert loaded is not None
     return loaded
-
-
-def write_tree(base: Path, files: dict[str, str]) -> Path:
-    """Create files (dedented) under base; returns base."""
-    for rel, text in files.items():
-        path = base / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), "utf-8")
-    return base
-
-
-def article(title: str, summary: str, body: str = "Body text.", **extra: str) -> str:
-    lines = ["---", f"title: {title}", f"summary: {summary}"]
-    lines += [f"{key}: {value}" for key, value in extra.items()]
-    lines += ["---", textwrap.dedent(body).strip(), ""]
-    return "\n".join(lines)
 
 
 @pytest.fixture
@@ -104,91 +84,27 @@ def demo_settings(demo_build: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def app(demo_settings: Settings) -> Any:
+def app(demo_settings: Settings) -> Starlette:
     return create_app(demo_settings)
 
 
 @pytest.fixture(scope="session")
-def client(app: Any) -> Iterator[TestClient]:
+def client(app: Starlette) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
 
 
 @pytest.fixture
-def browser_client(app: Any) -> Iterator[TestClient]:
+def browser_client(app: Starlette) -> Iterator[TestClient]:
     """A client with its own cookies: a new customer."""
     with TestClient(app) as c:
         yield c
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LiveServer:
-    def __init__(self, url: str, process: subprocess.Popen[bytes]) -> None:
-        self.url = url
-        self.process = process
-
-
-def start_server(
-    env_overrides: dict[str, str],
-    *,
-    timeout: float = 30.0,
-    port: int | None = None,
-    workers: int = 1,
-) -> LiveServer:
-    """A real uvicorn on 127.0.0.1 (a free port unless given), ready when /healthz is.
-    With ``workers`` > 1 uvicorn runs that many processes on the one port."""
-    port = port or free_port()
-    env = {**os.environ, **env_overrides, "PORTAL_PORT": str(port)}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "portal.asgi:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            *(["--workers", str(workers)] if workers > 1 else []),
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("server exited during start-up")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return LiveServer(url, process)
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not start in time")
-
-
-def stop_server(server: LiveServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait(timeout=10)  # reap it either way
-
-
 @pytest.fixture(scope="session")
 def live_server(demo_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     var = tmp_path_factory.mktemp("live-var")
-    server = start_server(
+    with start_server(
         {
             "PORTAL_DATABASE_URL": f"sqlite:///{var}/portal.db",
             "PORTAL_UPLOAD_DIR": str(var / "uploads"),
@@ -196,8 +112,5 @@ def live_server(demo_build: Path, tmp_path_factory: pytest.TempPathFactory) -> I
             "PORTAL_CONTENT_DIR": str(CONTENT),
             "PORTAL_SECRET_KEY": "browser-test-secret",
         }
-    )
-    try:
+    ) as server:
         yield server
-    finally:
-        stop_server(server)

@@ -13,7 +13,7 @@ from kb.policy import Policy, load_policy
 from portal.db.engine import Database
 from portal.db.models import Account
 from portal.directory import importer as accounts
-from tests.conftest import CONTENT
+from tests.support.paths import CONTENT
 
 HEADER = (
     "account_id,account_name,plan,plan_ends,product_version,"

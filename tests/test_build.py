@@ -9,12 +9,26 @@ from pathlib import Path
 import pytest
 
 from kb import layout
-from kb.build import BuildOptions, build
-from tests.conftest import article, write_tree
+from kb.build import DEFAULT_TEMPLATES, BuildOptions, build
+from tests.support.content import article, write_tree
 
 
-def options(content_dir: Path, out: Path, **kw: object) -> BuildOptions:
-    return BuildOptions(content_dir=content_dir, out_dir=out, use_git_dates=False, **kw)  # type: ignore[arg-type]
+def options(
+    content_dir: Path,
+    out: Path,
+    *,
+    clean: bool = False,
+    include_drafts: bool = False,
+    templates_dir: Path = DEFAULT_TEMPLATES,
+) -> BuildOptions:
+    return BuildOptions(
+        content_dir=content_dir,
+        out_dir=out,
+        use_git_dates=False,
+        clean=clean,
+        include_drafts=include_drafts,
+        templates_dir=templates_dir,
+    )
 
 
 @pytest.fixture
@@ -144,7 +158,8 @@ def test_builds_are_atomic_generations(built: tuple[Path, Path]) -> None:
     assert "More." not in held.read()
     held.close()
     assert (first / "site/index.html").is_file()
-    assert "More." in (second / "site/articles/reset-password.html").read_text()  # type: ignore[operator]
+    assert second is not None
+    assert "More." in (second / "site/articles/reset-password.html").read_text()
 
 
 def test_failed_build_leaves_current_generation(built: tuple[Path, Path], tmp_path: Path) -> None:
@@ -155,7 +170,8 @@ def test_failed_build_leaves_current_generation(built: tuple[Path, Path], tmp_pa
     with pytest.raises(Exception):  # noqa: B017 - any template error
         build(options(tree, out, templates_dir=bad_templates))
     assert layout.current_generation(out) == before
-    assert [p.name for p in out.glob("gen-*")] == [before.name]  # type: ignore[union-attr]
+    assert before is not None
+    assert [p.name for p in out.glob("gen-*")] == [before.name]
 
 
 def test_clean_build_starts_over(built: tuple[Path, Path]) -> None:

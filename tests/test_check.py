@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -10,12 +11,20 @@ from kb import content
 from kb.check import check_content
 from kb.policy import load_policy
 from kb.policy.directives import resolver
+from kb.render import DirectiveResolver
 from portal.cli import main
-from tests.conftest import CONTENT, article, write_tree
+from tests.support.content import article, write_tree
+from tests.support.paths import CONTENT
 
 
-def problems_of(root: Path, **kwargs: object) -> list[str]:
-    return [str(p) for p in check_content(content.load(root), **kwargs)]  # type: ignore[arg-type]
+def problems_of(
+    root: Path,
+    *,
+    request_types: Collection[str] | None = None,
+    directive: DirectiveResolver | None = None,
+) -> list[str]:
+    found = check_content(content.load(root), request_types=request_types, directive=directive)
+    return [str(p) for p in found]
 
 
 def test_valid_tree_has_no_problems(tree: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb import content, frontmatter
-from tests.conftest import article, write_tree
+from tests.support.content import article, write_tree
 
 
 def test_split_keeps_body_line_and_key_lines() -> None:

@@ -14,9 +14,8 @@ from kb.search import Searcher
 from portal.cli import main
 from portal.config import Settings
 from portal.kb.building import build_options
-from tests.conftest import CONTENT, article, write_tree
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.content import article, write_tree
+from tests.support.paths import CONTENT, ROOT
 
 
 def copy_content(tmp_path: Path) -> Path:
@@ -77,7 +76,9 @@ def test_drafts_are_invisible_in_the_public_build_and_search(tmp_path: Path) -> 
     assert "quokka-hosting" not in [h.slug for h in searcher.search("quokka hosting").hits]
     preview = Settings.from_env(content_dir=content, build_dir=tmp_path / "preview")
     build(build_options(preview, include_drafts=True, preview=True))
-    page = (layout.site_dir(preview.build_dir) / "articles/quokka-hosting.html").read_text()  # type: ignore[operator]
+    preview_site = layout.site_dir(preview.build_dir)
+    assert preview_site is not None
+    page = (preview_site / "articles/quokka-hosting.html").read_text()
     assert "Draft — not published" in page
     assert "static/js/preview.js" in page
 

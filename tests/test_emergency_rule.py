@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from kb.policy import Policy, load_policy, parse_policy
@@ -29,16 +29,15 @@ from portal.db.models import Account, Outbox, PendingRequest, Ticket, TicketEven
 from portal.directory import importer as accounts
 from portal.tickets import updates
 from portal.tickets.filing import file_pending
-from portal.wizard.flow import check_details
-from tests.conftest import CONTENT
-from tests.test_tickets import _postgres_url
+from portal.wizard.flow import Draft, check_details
+from tests.support.databases import KINDS, new_database_url
+from tests.support.forms import post
+from tests.support.paths import CONTENT, EXAMPLES
 
-ROOT = Path(__file__).resolve().parent.parent
 BERLIN = dt.timezone(dt.timedelta(hours=1))
 DAY0 = dt.datetime(2026, 11, 2, 10, 0, tzinfo=BERLIN)  # a Monday; Okafor's plan runs to 2027
 OKAFOR = ("HH-20417", "it@okafor.example")  # Priority plan
 LINDQVIST = ("HH-10234", "anna@lindqvist.example")  # Standard plan
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def demo_policy() -> Policy:
@@ -57,19 +56,17 @@ def priority_plan_only() -> Policy:
     return policy
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=KINDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/portal.db"
-    else:
-        yield from _postgres_url()
+    with new_database_url(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     database.upgrade()
-    report = accounts.import_file(database, demo_policy(), ROOT / "examples/accounts.yaml")
+    report = accounts.import_file(database, demo_policy(), EXAMPLES / "accounts.yaml")
     assert not report.errors
     yield database
     database.dispose()
@@ -198,7 +195,11 @@ SENTENCES = [
 
 @pytest.mark.parametrize(("who", "make_policy", "steps"), SENTENCES)
 def test_the_abuse_rule(
-    db: Database, settings: Settings, who: tuple[str, str], make_policy: Any, steps: list[Step]
+    db: Database,
+    settings: Settings,
+    who: tuple[str, str],
+    make_policy: Callable[[], Policy],
+    steps: list[Step],
 ) -> None:
     policy = make_policy()
     for day, request_type, staff_rejects, expected, priority in steps:
@@ -291,12 +292,12 @@ def test_the_emergency_priority_comes_only_with_the_claim(
     request_type: str, priority: str, emergency: str, error: str
 ) -> None:
     policy = demo_policy()
-    data = {"request_type": request_type, "tz": "Europe/Berlin", "plan": "priority"}
-    checked = check_details(policy, data, {"priority": priority, "emergency": emergency}, now=DAY0)
+    draft = Draft(request_type=request_type, tz="Europe/Berlin", plan="priority")
+    checked = check_details(policy, draft, {"priority": priority, "emergency": emergency}, now=DAY0)
     assert error in checked.errors.get("priority", "")
     # with the emergency mark the same priority is fine on a type that can be an emergency
     if policy.request_types[request_type].emergency:
-        marked = check_details(policy, data, {"priority": priority, "emergency": "yes"}, now=DAY0)
+        marked = check_details(policy, draft, {"priority": priority, "emergency": "yes"}, now=DAY0)
         assert "priority" not in marked.errors
 
 
@@ -346,7 +347,7 @@ def test_without_an_accepted_claim_no_emergency_priority_and_no_emergency_calend
 
 
 @pytest.fixture
-def app(settings: Settings, demo_build: Path, db: Database) -> Iterator[Any]:
+def app(settings: Settings, demo_build: Path, db: Database) -> Iterator[Starlette]:
     from dataclasses import replace
 
     application = create_app(replace(settings, build_dir=demo_build), run_outbox=False)
@@ -354,16 +355,10 @@ def app(settings: Settings, demo_build: Path, db: Database) -> Iterator[Any]:
         yield application
 
 
-def _post(client: TestClient, url: str, data: dict[str, str]) -> Any:
-    match = TOKEN.search(client.get("/request").text)
-    assert match
-    return client.post(url, data={"csrf_token": match.group(1), **data}, follow_redirects=False)
-
-
-def _review(app: Any, email: str) -> tuple[TestClient, str]:
+def _review(app: Starlette, email: str) -> tuple[TestClient, str]:
     client = TestClient(app)
-    _post(client, "/request", {"text": "the whole server is down"})
-    _post(
+    post(client, "/request", {"text": "the whole server is down"})
+    post(
         client,
         "/request/choose",
         {
@@ -375,10 +370,10 @@ def _review(app: Any, email: str) -> tuple[TestClient, str]:
             "tz": "Europe/Berlin",
         },
     )
-    _post(client, "/request/coverage", {})
+    post(client, "/request/coverage", {})
     details = client.get("/request/details").text
     assert 'value="blocker"' not in details  # not offered: it comes with the emergency mark
-    r = _post(
+    r = post(
         client,
         "/request/details",
         {
@@ -394,7 +389,7 @@ def _review(app: Any, email: str) -> tuple[TestClient, str]:
 
 
 def test_the_review_says_what_filing_will_do_and_the_filing_link_shows_the_decision(
-    app: Any, db: Database, settings: Settings
+    app: Starlette, db: Database, settings: Settings
 ) -> None:
     policy = demo_policy()
     now = dt.datetime.now(dt.UTC)
@@ -404,14 +399,17 @@ def test_the_review_says_what_filing_will_do_and_the_filing_link_shows_the_decis
     # the anonymous review cannot know the account's history and must not reveal it:
     # it says the same as for an address that is not listed, and claims no acceptance
     _, stranger = _review(app, "mallory@evil.example")
-    strip = lambda t: re.sub(r'value="[^"]*"|mallory@evil\.example|it@okafor\.example', "", t)  # noqa: E731
+
+    def strip(page: str) -> str:
+        return re.sub(r'value="[^"]*"|mallory@evil\.example|it@okafor\.example', "", page)
+
     assert strip(review) == strip(stranger)
     assert "Accepted as an emergency" not in review
     assert "can be an emergency: it will be filed as one, at Blocker priority" in review
     assert "unless the account&#39;s emergency mark is being ignored" in review
     assert "Otherwise it is filed at High priority" in review
     assert "Blocker (emergency), or High if the emergency mark does not stand" in review
-    sent = _post(client, "/request/review", {})
+    sent = post(client, "/request/review", {})
     assert sent.status_code == 200
     with db.session() as session:
         mail = session.scalars(
@@ -425,7 +423,7 @@ def test_the_review_says_what_filing_will_do_and_the_filing_link_shows_the_decis
     assert "The emergency mark is ignored for this account until" in confirm.text
     assert "Priority</dt><dd>High" in confirm.text and "(emergency)" not in confirm.text
     token = link.group(1).split("token=", 1)[1]
-    filed = _post(client, "/request/confirm", {"token": token})
+    filed = post(client, "/request/confirm", {"token": token})
     number = re.search(r"(T-[0-9A-Z]{4}-[0-9A-Z]{4})", filed.text)
     assert number
     assert outcome(db, number.group(1)) == ("ignored_abuse", "high")

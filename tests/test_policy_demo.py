@@ -20,7 +20,7 @@ from kb.policy.engine import (
     plan_on,
 )
 from kb.policy.suggest import suggest
-from tests.conftest import CONTENT
+from tests.support.paths import CONTENT
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PACK = CONTENT / "policy.yaml"  # the `policy` fixture (tests/conftest.py) loads it
@@ -155,16 +155,19 @@ def test_emergency_gating(policy: Policy) -> None:
 
 
 def test_versions(policy: Policy) -> None:
-    assert check_version(policy, "5.1").supported is False  # type: ignore[union-attr]
+    v = check_version(policy, "5.1")
+    assert v is not None and v.supported is False
     v = check_version(policy, "5.4.2")
     assert v is not None and v.supported and v.free_bugfix
     v = check_version(policy, "5.2")
     assert v is not None and v.supported and not v.free_bugfix
-    assert check_version(policy, "banana").supported is False  # type: ignore[union-attr]
+    v = check_version(policy, "banana")
+    assert v is not None and v.supported is False
 
 
 def test_plan_snapshots(policy: Policy) -> None:
-    assert policy.priority_persists
+    ended_priority = policy.plans["priority"].when_ended
+    assert ended_priority is not None and ended_priority.tickets_keep_plan
     assert plan_for_ticket(policy, "priority", "standard") == "priority"
     ended = dt.date(2026, 10, 31)
     assert plan_on(policy, "priority", ended, at("2026-10-31T12:00"), "standard") == "priority"

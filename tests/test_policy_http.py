@@ -15,7 +15,8 @@ from portal.app import create_app
 from portal.cli import main
 from portal.config import Settings
 from portal.kb.building import build_from_settings
-from tests.conftest import CONTENT, article, write_tree
+from tests.support.content import article, write_tree
+from tests.support.paths import CONTENT
 
 
 @pytest.fixture
@@ -131,7 +132,7 @@ def test_triage_cli_json(demo_settings: Settings) -> None:
 
 
 def test_triage_cli_alternative_policy_file(tmp_path: Path, demo_settings: Settings) -> None:
-    pack = Path(__file__).resolve().parent.parent / "examples" / "policies" / "kolmisoft.yaml"
+    pack = Path(__file__).resolve().parent.parent / "examples" / "kolmisoft" / "policy.yaml"
     if not pack.exists():
         pytest.skip("example packs not present")
     result = CliRunner().invoke(

@@ -11,24 +11,24 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+import httpx2 as httpx
 import pytest
 from sqlalchemy import func, select
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from portal.app import create_app
 from portal.config import Settings
-from portal.db.models import AuditEntry, PendingRequest
-from portal.directory import importer as accounts
+from portal.db.engine import Database
+from portal.db.models import AuditEntry, Outbox, PendingRequest
 from portal.tickets import updates
 from portal.tickets.filing import file_pending
-from tests.conftest import CONTENT, free_port
-from tests.mailserver import MailServer, body
-from tests.test_tickets import _postgres_url
+from tests.support.apps import running_portal
+from tests.support.databases import KINDS, count, new_database_url
+from tests.support.forms import TOKEN, post
+from tests.support.mail import MailServer, body
+from tests.support.paths import CONTENT
 
-ROOT = Path(__file__).resolve().parent.parent
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 STATUS = re.compile(
     r"https://support\.harbor\.example(/tickets/(T-[0-9A-Z]{4}-[0-9A-Z]{4})\?token=(\S+))"
 )
@@ -36,19 +36,17 @@ NUMBER = re.compile(r"T-[0-9A-Z]{4}-[0-9A-Z]{4}")
 ANNA = "anna@lindqvist.example"  # primary contact of HH-10234, files the tickets here
 
 
-@pytest.fixture(params=["sqlite", "postgresql"], scope="module")
+@pytest.fixture(params=KINDS, scope="module")
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/portal.db"
-    else:
-        yield from _postgres_url()
+    with new_database_url(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def mailserver(database_url: str) -> Iterator[MailServer]:
-    server = MailServer(free_port()).start()
+    server = MailServer().start()
     yield server
     server.stop()
 
@@ -77,33 +75,19 @@ def settings(
     )
 
 
-def _start(settings: Settings) -> Iterator[Any]:
-    application = create_app(settings)
-    with TestClient(application):  # migrations, outbox worker
-        policy = application.state.policy.get()
-        report = accounts.import_file(application.state.db, policy, ROOT / "examples/accounts.yaml")
-        assert not report.errors
+@pytest.fixture(scope="module")
+def app(settings: Settings) -> Iterator[Starlette]:
+    with running_portal(settings) as application:  # migrations, outbox worker, directory
         yield application
 
 
-@pytest.fixture(scope="module")
-def app(settings: Settings) -> Iterator[Any]:
-    yield from _start(settings)
-
-
 @pytest.fixture
-def client(app: Any) -> Iterator[TestClient]:
+def client(app: Starlette) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
 
 
-def post(client: TestClient, url: str, data: dict[str, str]) -> Any:
-    match = CSRF.search(client.get("/request").text)
-    assert match
-    return client.post(url, data={"csrf_token": match.group(1), **data}, follow_redirects=False)
-
-
-def file_ticket(app: Any, settings: Settings, *, at: dt.datetime | None = None) -> str:
+def file_ticket(app: Starlette, settings: Settings, *, at: dt.datetime | None = None) -> str:
     """A request from Anna filed through its filing link (at ``at``, default now)."""
     pending_id = secrets.token_urlsafe(16)
     data = {
@@ -155,7 +139,9 @@ def tokens_in(page: str) -> set[str]:
     )
 
 
-def test_the_status_link_expires(app: Any, settings: Settings, mailserver: MailServer) -> None:
+def test_the_status_link_expires(
+    app: Starlette, settings: Settings, mailserver: MailServer
+) -> None:
     issued = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=settings.status_max_age + 60)
     number = file_ticket(app, settings, at=issued)
     link = mail_link(mailserver, number, "A mailbox is not working")
@@ -168,7 +154,7 @@ def test_the_status_link_expires(app: Any, settings: Settings, mailserver: MailS
 
 
 def test_viewing_the_ticket_mints_no_new_token(
-    app: Any, settings: Settings, mailserver: MailServer, client: TestClient
+    app: Starlette, settings: Settings, mailserver: MailServer, client: TestClient
 ) -> None:
     post(client, "/request", {"text": "my mailbox does not receive mail"})
     post(
@@ -238,25 +224,28 @@ def test_viewing_the_ticket_mints_no_new_token(
     assert mail_link(mailserver, number, "In progress") == link
 
 
-def _ask(client: TestClient, number: str, email: str) -> Any:
+def _ask(client: TestClient, number: str, email: str) -> httpx.Response:
     return post(client, "/tickets/link", {"number": number, "email": email})
 
 
-def _answer(response: Any) -> str:
+def _answer(response: httpx.Response) -> str:
     text = response.text.split("<main", 1)[-1]
-    return CSRF.sub("", text)
+    return TOKEN.sub("", text)
 
 
 def test_a_new_link_replaces_the_older_ones(
-    app: Any, settings: Settings, mailserver: MailServer, client: TestClient
+    app: Starlette, settings: Settings, mailserver: MailServer, client: TestClient
 ) -> None:
     number = file_ticket(app, settings)
     first = mail_link(mailserver, number, "A mailbox is not working")
     assert client.get(first).status_code == 200
     forged = client.post("/tickets/link", data={"number": number, "email": ANNA})
     assert forged.status_code == 403  # no CSRF token: nothing counted, nothing sent
+    db: Database = app.state.db
     mails_before = len(mailserver.inbox.messages)
-    audit_before = _count(app, AuditEntry, AuditEntry.kind == "status_link_refused")
+    with db.session() as session:
+        last_queued = session.scalar(select(func.max(Outbox.id))) or 0
+    audit_before = count(db, AuditEntry, AuditEntry.kind == "status_link_refused")
     # the same answer for a stranger, a contact who neither filed it nor administers the
     # account, another account's contact, and a ticket that does not exist
     answers = {
@@ -265,14 +254,16 @@ def test_a_new_link_replaces_the_older_ones(
         _answer(_ask(client, number, "it@okafor.example")),
         _answer(_ask(client, "T-0000-0000", ANNA)).replace("T-0000-0000", number),
     }
-    assert _count(app, AuditEntry, AuditEntry.kind == "status_link_refused") == audit_before + 4
+    assert count(db, AuditEntry, AuditEntry.kind == "status_link_refused") == audit_before + 4
     asked = _ask(client, number, ANNA.upper())
     assert asked.status_code == 200
     assert answers == {_answer(asked)}
     assert "we have sent it a new link" in asked.text
     second = mail_link(mailserver, number, "A new link to your request")
     assert second != first
-    time.sleep(0.5)  # the outbox had its chance to send anything else
+    with db.session() as session:  # every mail goes through the outbox: one was queued
+        queued = session.scalars(select(Outbox.recipient).where(Outbox.id > last_queued))
+        assert list(queued) == [ANNA]
     sent = mailserver.inbox.messages[mails_before:]
     assert [str(m["To"]) for m in sent] == [ANNA]
     old = client.get(first)
@@ -294,7 +285,7 @@ def test_a_new_link_replaces_the_older_ones(
 def test_asking_for_links_is_rate_limited_the_same_for_everyone(settings: Settings) -> None:
     # another key: the attempts of the tests above (keyed hashes) do not count here
     limited = replace(settings, rate_limit_address=(2, 3600), secret_key="rate-limit-tests")
-    for application in _start(limited):
+    with running_portal(limited) as application:
         number = file_ticket(application, limited)
         with TestClient(application) as c:
             for email in (ANNA, "mallory@evil.example"):
@@ -303,8 +294,3 @@ def test_asking_for_links_is_rate_limited_the_same_for_everyone(settings: Settin
             bad = _ask(c, "not a number", "nobody")
             assert bad.status_code == 422
             assert "Enter the ticket number" in bad.text and 'value="nobody"' in bad.text
-
-
-def _count(app: Any, model: Any, *where: Any) -> int:
-    with app.state.db.session() as session:
-        return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)

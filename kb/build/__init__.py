@@ -8,7 +8,8 @@ Stages, one module each:
 3. ``rendering``: render those articles (in worker processes for large batches).
 4. ``pages``: write the pages whose fingerprint changed, the fragments, the
    listings, the static files and the manifest.
-5. ``indexing``: update the search index.
+5. ``indexing``: update the search index; ``static_search``: the Pagefind bundles of
+   the articles whose pages changed (search without the portal).
 6. ``generations``: swap the new generation in and prune old ones.
 
 Incremental builds start from a hard-linked copy of the previous generation, so an
@@ -27,6 +28,7 @@ from kb.build.options import BuildOptions, BuildReport
 from kb.build.plan import Run
 from kb.build.rendering import render_articles
 from kb.build.state import load_content, save_state
+from kb.build.static_search import update_static_search
 from kb.layout import article_path, category_path, tag_file_name, tag_path
 from kb.paths import DEFAULT_STATIC, DEFAULT_TEMPLATES
 
@@ -88,6 +90,7 @@ def _build_into(run: Run) -> None:
     site.listings(work)
     site.static()
     update_index(run, work, rendered)
+    update_static_search(run, work)
     writer.remove_stale()
     state.fingerprints = writer.new
     pages.write_manifest(run.generation.path, run.content, work)

@@ -66,7 +66,8 @@ def _hardlink_tree(src: Path, dst: Path) -> set[str]:
         os.makedirs(target_dir, exist_ok=True)
         prefix = rel_dir.replace(os.sep, "/") + "/" if rel_dir else ""
         for name in filenames:
-            if name.endswith(".tmp") or name.endswith("WRITELOCK"):
+            # lock files (Whoosh's WRITELOCK, tantivy's .tantivy-*.lock) are per index
+            if name.endswith((".tmp", "WRITELOCK", ".lock")):
                 continue
             os.link(os.path.join(dirpath, name), os.path.join(target_dir, name))
             linked.add(prefix + name)

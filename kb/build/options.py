@@ -26,6 +26,10 @@ class BuildOptions:
     directive: DirectiveResolver | None = None
     directive_digest: str = ""  # changes when the facts behind directives change
     use_git_dates: bool = True
+    search_engine: str = "whoosh"  # kb.search.ENGINES; PORTAL_SEARCH_ENGINE in the portal
+    # also write the client-side (Pagefind) index and search.html into the site, for
+    # static hosts; preview builds never do (kb/build/static_search.py)
+    static_search: bool = True
     progress: Callable[[int, int], None] | None = None
 
 
@@ -39,6 +43,9 @@ class BuildReport:
     pages_removed: int = 0
     indexed: int = 0
     index_removed: int = 0
+    index_seconds: float = 0.0  # writing or updating the search index
+    static_search_shards: int = 0  # Pagefind bundles written again (0: none changed)
+    static_search_seconds: float = 0.0
     full: bool = True
     seconds: float = 0.0
     generation: str = ""
@@ -50,5 +57,6 @@ class BuildReport:
             f"{kind} build: {self.articles} articles ({self.rendered} rendered), "
             f"{self.pages_written} pages written, {self.pages_kept} unchanged, "
             f"{self.pages_removed} removed; index: {self.indexed} updated, "
-            f"{self.index_removed} removed; {self.seconds:.2f} s"
+            f"{self.index_removed} removed; static search: {self.static_search_shards} "
+            f"bundle(s) in {self.static_search_seconds:.2f} s; {self.seconds:.2f} s"
         )

@@ -83,7 +83,14 @@ def environment(options: BuildOptions) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(site_name=options.site_name, static_site=True, preview=options.preview)
+    env.globals.update(
+        site_name=options.site_name,
+        static_site=True,
+        preview=options.preview,
+        base_url=options.base_url,
+        # the site has search.html and its Pagefind index (kb/build/static_search.py)
+        static_search=options.static_search and not options.preview,
+    )
     env.filters["tagfile"] = tag_file_name
     return env
 
@@ -159,14 +166,31 @@ class SitePages:
             self.writer.write("404.html", page)
         self.writer.write("sitemap.xml", sitemap(self.options.base_url, published, groups))
         self.writer.needs("sitemap.xml", "always")
+        self._search_page(plan, groups)
+
+    def _search_page(self, plan: Plan, groups: Groups) -> None:
+        """search.html: the static host's search (Pagefind), with the categories and
+        the most linked articles to offer when nothing is found."""
+        if not self.env.globals["static_search"]:
+            with contextlib.suppress(FileNotFoundError):
+                (self.writer.site / "search.html").unlink()
+            return
+        popular = _popular(plan, limit=5)
+        shown = fingerprint(
+            "search", [(c.slug, c.title) for c in groups.categories], plan.digests(popular)
+        )
+        if self.writer.needs("search.html", shown):
+            page = self.env.get_template("site/search.html").render(
+                root="", categories=groups.categories, popular=popular
+            )
+            self.writer.write("search.html", page)
 
     def _home(self, plan: Plan, groups: Groups) -> None:
-        published, inbound = plan.published.articles, plan.graph.inbound
+        published = plan.published.articles
         recent = sorted(
             (a for a in published if a.updated), key=lambda a: (a.updated, a.slug), reverse=True
         )[:RECENT_LIMIT]
-        popular = sorted(published, key=lambda a: (-inbound.get(a.slug, 0), a.title.lower()))
-        popular = [a for a in popular[:POPULAR_LIMIT] if inbound.get(a.slug)]
+        popular = _popular(plan, POPULAR_LIMIT)
         digests, in_category = plan.digests, groups.in_category
         cat_summary = [
             (
@@ -235,6 +259,15 @@ class SitePages:
                     self.writer.write(rel, path.read_bytes())
 
 
+def _popular(plan: Plan, limit: int) -> list[Article]:
+    """The articles most linked from other articles (the ones that help most often)."""
+    inbound = plan.graph.inbound
+    ranked = sorted(
+        plan.published.articles, key=lambda a: (-inbound.get(a.slug, 0), a.title.lower())
+    )
+    return [a for a in ranked[:limit] if inbound.get(a.slug)]
+
+
 def write_fragment(path: Path, html: str) -> None:
     """An article body for embedding in portal pages: article links made site-absolute."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -294,6 +327,8 @@ def manifest(content: Content, plan: Plan) -> dict[str, Any]:
             for a in published
         ],
         "aliases": {alias: a.slug for a in published for alias in a.aliases},
+        # the most linked articles first: what a search page offers when nothing is found
+        "popular": [a.slug for a in _popular(plan, POPULAR_LIMIT)],
     }
 
 

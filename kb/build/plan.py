@@ -46,8 +46,10 @@ def baseline(options: BuildOptions) -> Baseline:
     state = State() if options.clean else load_state(options.out_dir)
     digest = env_digest(options)
     previous = None if options.clean else layout.current_generation(options.out_dir)
-    if previous is not None and not search.is_valid_index(previous / layout.INDEX):
-        previous = None  # missing, corrupted or an older schema: build it all again
+    if previous is not None and not search.is_valid_index(
+        previous / layout.INDEX, options.search_engine
+    ):
+        previous = None  # missing, corrupted, an older schema or another engine: start over
     full = previous is None or state.env_digest != digest
     if full:
         state.fingerprints = {}
@@ -59,6 +61,7 @@ def env_digest(options: BuildOptions) -> str:
     parts: list[object] = [
         State.version,
         search.SCHEMA_VERSION,
+        options.static_search,  # where the search forms of the pages go
         options.base_url,
         options.site_name,
         options.include_drafts,

@@ -30,7 +30,7 @@ def fingerprint(*parts: object) -> str:
 class State:
     """What the previous build knew, kept in OUT/.cache/state.pickle."""
 
-    version: int = 4
+    version: int = 5
     # content file -> (mtime_ns, size, digest)
     stats: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     parsed: content_mod.ParsedCache = field(default_factory=dict)
@@ -42,6 +42,8 @@ class State:
     # slug -> ((file digest, updated), listing digest)
     listing: dict[str, tuple[tuple[str, dt.date | None], str]] = field(default_factory=dict)
     env_digest: str = ""
+    # Pagefind bundle -> digest of its articles' pages (kb/build/static_search.py)
+    static_search: dict[str, str] = field(default_factory=dict)
 
 
 def load_state(out_dir: Path) -> State:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
@@ -95,6 +96,8 @@ def add_business_hours(calendar: Calendar, start: dt.datetime, hours: float) -> 
     """
     if hours < 0:
         raise ValueError("hours must not be negative")
+    if not calendar.published:
+        raise ValueError(f"calendar '{calendar.id}' has no published hours")
     tz = ZoneInfo(calendar.timezone)
     t = _require_aware(start)
     remaining = dt.timedelta(hours=hours)
@@ -110,6 +113,69 @@ def add_business_hours(calendar: Calendar, start: dt.datetime, hours: float) -> 
             remaining -= available
         day += dt.timedelta(days=1)
     raise ValueError(f"calendar '{calendar.id}' has no open hours")
+
+
+def next_open(calendar: Calendar, moment: dt.datetime) -> dt.datetime | None:
+    """When support is next open: ``moment`` itself when open now, else the start of the
+    next open window (in the calendar's zone). None when the calendar publishes no hours
+    or is never open."""
+    if not calendar.published:
+        return None
+    try:
+        return add_business_hours(calendar, moment, 0)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ClosedDay:
+    """A holiday of a calendar: its date, name and the hours that replace the usual ones
+    (``()``: closed all day)."""
+
+    day: dt.date
+    name: str
+    hours: tuple[Window, ...]
+
+    def describe(self) -> str:
+        return f"{self.day:%a} {self.day.day} {self.day:%b %Y} ({self.name})"
+
+
+def holidays_between(calendar: Calendar, first: dt.date, days: int = 365) -> list[ClosedDay]:
+    """The holidays of a calendar from ``first`` for ``days`` days: the public holidays
+    of its country (as the ``holidays`` package lists them, so none for Ukraine since
+    2022) and its extra dates, each with the hours that apply then."""
+    found = []
+    for offset in range(days):
+        day = first + dt.timedelta(days=offset)
+        name = holiday_name(calendar, day) if calendar.has_holidays else None
+        if name:
+            found.append(ClosedDay(day, name, calendar.holiday_hours))
+    return found
+
+
+def holiday_hours_text(calendar: Calendar) -> str:
+    """The hours on holidays, e.g. '03:00–16:00', 'closed' or '24 hours'."""
+    if not calendar.holiday_hours:
+        return "closed"
+    if calendar.holiday_hours == (Window(0, 1440),):
+        return "24 hours"
+    return ", ".join(w.describe() for w in calendar.holiday_hours)
+
+
+def describe_holidays_ahead(calendar: Calendar, today: dt.date, days: int = 365) -> str:
+    """The holidays of the next ``days`` days as customers read them: the dates and
+    their hours, or that there are none. Empty when the calendar has no holidays."""
+    if not calendar.has_holidays:
+        return ""
+    rule = describe_holidays(calendar)
+    ahead = holidays_between(calendar, today, days)
+    period = "the next 12 months" if days == 365 else f"the next {days} days"
+    hours = holiday_hours_text(calendar)
+    if not ahead:
+        return f"No holidays in {period} ({rule}; on holidays: {hours})."
+    dates = "; ".join(d.describe() for d in ahead)
+    opening = "Closed on" if not calendar.holiday_hours else f"Open {hours} on"
+    return f"{opening} {dates} ({rule})."
 
 
 def business_hours_between(calendar: Calendar, start: dt.datetime, end: dt.datetime) -> float:

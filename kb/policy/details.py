@@ -6,7 +6,12 @@ type needs.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kb.policy.model import RequestType
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,11 @@ KIND_NAMES = {  # how each kind of answer reads in docs/policy.md
     "date": "date",
     "file": "file",
     "email": "email address",
+    "number": "whole number",
 }
+
+# details the customer may always leave empty
+ALWAYS_OPTIONAL = frozenset({"preferred_date", "screenshot"})
 
 
 DETAIL_FIELDS: dict[str, DetailField] = {
@@ -89,5 +98,60 @@ DETAIL_FIELDS: dict[str, DetailField] = {
             "What you need, in your own words.",
             "textarea",
         ),
+        DetailField(
+            "server_count",
+            "Number of servers",
+            "How many servers the plan is for, e.g. 6.",
+            "number",
+        ),
     )
 }
+
+
+def required_details(request_type: RequestType) -> tuple[str, ...]:
+    """The details that must each be filled in: not optional and not in a group."""
+    grouped = {d for g in request_type.detail_groups for d in g.members}
+    optional = ALWAYS_OPTIONAL | set(request_type.optional_details) | grouped
+    return tuple(d for d in request_type.details if d not in optional)
+
+
+def group_text(request_type: RequestType, index: int) -> str:
+    """What the customer reads when no option of a detail group is complete."""
+    group = request_type.detail_groups[index]
+    if group.text:
+        return group.text
+    options = [
+        " and ".join(f"“{DETAIL_FIELDS[d].label}”" for d in option) for option in group.options
+    ]
+    return "Fill in " + ", or ".join(options) + "."
+
+
+def missing_details(request_type: RequestType, filled: Collection[str]) -> dict[str, str]:
+    """What is missing from an answer, by detail id (or ``group-N`` for a detail group
+    none of whose options is complete), with the message to show; empty when complete.
+    ``filled`` holds the ids of the details given (non-empty, attachments included)."""
+    given = set(filled)
+    missing: dict[str, str] = {}
+    for detail in required_details(request_type):
+        if detail in given:
+            continue
+        field = DETAIL_FIELDS[detail]
+        missing[detail] = (
+            f"Attach the {field.label.lower()}."
+            if field.kind == "file"
+            else f"Fill in “{field.label}”."
+        )
+    for i, group in enumerate(request_type.detail_groups):
+        if not any(set(option) <= given for option in group.options):
+            missing[f"group-{i}"] = group_text(request_type, i)
+    return missing
+
+
+def number_problem(field: DetailField, value: str) -> str:
+    """What is wrong with a filled-in ``number`` detail, or ""."""
+    if field.kind != "number":
+        return ""
+    text = value.strip()
+    if not text.isdigit() or int(text) < 1 or len(text) > 6:
+        return f"Enter “{field.label}” as a whole number, like 6."
+    return ""

@@ -21,7 +21,7 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 
-from kb.policy.model import WEEKDAYS, Window
+from kb.policy.model import WEEKDAYS, DetailGroup, Window
 from kb.problems import Problem
 
 PathKey = tuple[str | int, ...]
@@ -29,6 +29,8 @@ ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _DAY_ALIASES = {"daily": (0, 6), "weekdays": (0, 4), "weekends": (5, 6)}
 _ALWAYS = ("24x7", "24/7", "always")
+_UNPUBLISHED = ("not published", "unpublished")
+UNPUBLISHED = "not published"  # what WeeklyHours gives for ``hours: not published``
 
 
 class _Missing:
@@ -232,17 +234,18 @@ class Target:
 
 
 class Ref(Text):
-    """The id of something defined elsewhere in the file, or one of fixed choices."""
+    """The id of something defined elsewhere in the file, or one of fixed choices.
+    ``also``: words accepted besides the ids (``none``)."""
 
     default = None
 
-    def __init__(self, target: Target, doc: str | None = None) -> None:
+    def __init__(self, target: Target, doc: str | None = None, also: tuple[str, ...] = ()) -> None:
         super().__init__(doc or _ref_doc(target))
-        self.target = target
+        self.target, self.also = target, also
 
     def read(self, r: Reader, path: PathKey, raw: Any) -> Any:
         value = super().read(r, path, raw)
-        if value is not MISSING and value:
+        if value is not MISSING and value and value not in self.also:
             self.target.check(r, path, value)
         return value
 
@@ -400,13 +403,16 @@ def _day_range(key: str) -> tuple[int, int] | None:
 
 
 class WeeklyHours(Value):
-    """``24x7``, or a mapping of days (``mon``, ``mon-fri``, ``weekdays``…) to hours."""
+    """``24x7``, ``not published``, or a mapping of days (``mon``, ``mon-fri``,
+    ``weekdays``…) to hours."""
 
-    doc = "`24x7`, or a mapping of days to hours"
+    doc = "`24x7`, `not published`, or a mapping of days to hours"
 
     def read(self, r: Reader, path: PathKey, raw: Any) -> Any:
         if isinstance(raw, str) and raw.strip().lower() in _ALWAYS:
             return ((Window(0, 1440),),) * 7
+        if isinstance(raw, str) and raw.strip().lower() in _UNPUBLISHED:
+            return UNPUBLISHED
         weekly: list[tuple[Window, ...] | None] = [None] * 7
         problems_before = len(r.problems)
         for key, spec in r.mapping(raw, path).items():
@@ -461,6 +467,60 @@ class HoursRange(Value):
             return (float(raw[0]), float(raw[1]))
         r.problem(path, "must be [low, high] hours, e.g. [0.5, 2]")
         return MISSING
+
+
+class DetailGroups(Value):
+    """``[{options: [[error_message], [description, occurred_at]], text: …}]``: one
+    complete option of each group suffices."""
+
+    doc = "list of `{options, text}`"
+    default: Any = ()
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def read(self, r: Reader, path: PathKey, raw: Any) -> Any:
+        if not isinstance(raw, list):
+            r.problem(path, "must be a list of groups, each with options: [[id, …], [id, …]]")
+            return MISSING
+        groups = []
+        for i, item in enumerate(raw):
+            item_path = (*path, i)
+            data = r.mapping(item, item_path)
+            for key in data:
+                if key not in ("options", "text"):
+                    r.problem((*item_path, str(key)), "unknown key (allowed: options, text)")
+            options = data.get("options")
+            if (
+                not isinstance(options, list)
+                or len(options) < 2
+                or not all(
+                    isinstance(o, list) and o and all(_scalar(d) for d in o) for o in options
+                )
+            ):
+                r.problem(
+                    item_path,
+                    "options must list at least two options, each a list of detail ids, e.g. "
+                    "[[error_message], [description, occurred_at]]",
+                )
+                continue
+            for option in options:
+                for detail in option:
+                    self.target.check(r, (*item_path, "options"), str(detail))
+            text = data.get("text")
+            if text is not None and not isinstance(text, str):
+                r.problem((*item_path, "text"), "must be a string")
+                text = None
+            groups.append(
+                DetailGroup(
+                    tuple(tuple(str(d) for d in o) for o in options),
+                    " ".join((text or "").split()),
+                )
+            )
+        return tuple(groups)
+
+    def empty(self, value: Any) -> bool:
+        return bool(value == ())
 
 
 def _version_number(r: Reader, path: PathKey, raw: Any) -> str:

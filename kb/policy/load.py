@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 
 from kb.policy import schema
-from kb.policy.fields import PathKey, Reader, Values, parse_windows, read_section
-from kb.policy.model import Calendar, Emergency, Policy, RequestType
+from kb.policy.details import ALWAYS_OPTIONAL
+from kb.policy.fields import UNPUBLISHED, PathKey, Reader, Values, parse_windows, read_section
+from kb.policy.model import NO_PLAN, Calendar, Emergency, Policy, RequestType
 from kb.problems import Problem
 
 __all__ = ["check_article_references", "load_policy", "parse_policy", "parse_windows"]
@@ -93,12 +94,13 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         contacts=v["contacts"],
         emergency=emergency,
         waivers=v["waivers"],
-        priority_persists=v["priority_persists"],
         source=source,
         digest=hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest(),
     )
     check_versions(r, policy)
     check_emergency(r, policy, v["emergency"])
+    check_coverage_offered(r, policy)
+    check_routing(r, policy)
     return policy, sorted(r.problems, key=lambda p: p.line)
 
 
@@ -124,15 +126,18 @@ def _calendar(r: Reader, v: Values) -> Calendar:
         if subdivision not in holidays_lib.list_supported_countries()[country]:
             r.problem((*holidays.path, "subdivision"), f"unknown subdivision '{subdivision}'")
             subdivision = None
+    published = v["hours"] != UNPUBLISHED
     return Calendar(
         id=v["id"],
         name=v["name"],
         timezone=v["timezone"],
-        weekly=v["hours"],
+        weekly=v["hours"] if published else ((),) * 7,
         holiday_country=country,
         holiday_subdivision=subdivision,
         extra_closed=holidays["extra"],
         holiday_hours=holidays["hours"],
+        published=published,
+        note=v["note"],
     )
 
 
@@ -148,7 +153,8 @@ def _emergency(v: Values | None) -> Emergency | None:
     if v is None:
         return None
     fields = {key.attribute: v[key.name] for key in schema.EMERGENCY.keys if key.name != "abuse"}
-    return Emergency(**fields, **v["abuse"])
+    abuse = dict(v["abuse"])
+    return Emergency(**fields, abuse_text=abuse.pop("text"), **abuse)
 
 
 # --- rules that span several keys ------------------------------------------------------
@@ -171,6 +177,23 @@ def check_request_type(
     default = v["default_priority"]
     if default and default not in v["priorities"]:
         r.problem((*path, "default_priority"), f"'{default}' is not one of this type's priorities")
+    asked = set(v["details"])
+    for detail in v["optional_details"]:
+        if detail not in asked:
+            r.problem((*path, "optional_details"), f"'{detail}' is not one of this type's details")
+    grouped: set[str] = set()
+    for group in v["detail_groups"]:
+        for detail in group.members:
+            if detail not in asked:
+                r.problem((*path, "detail_groups"), f"'{detail}' is not one of this type's details")
+            elif detail in grouped:
+                r.problem((*path, "detail_groups"), f"'{detail}' is in two detail groups")
+        grouped.update(group.members)
+    for detail in grouped & set(v["optional_details"]) - ALWAYS_OPTIONAL:
+        r.problem(
+            (*path, "optional_details"),
+            f"'{detail}' is in a detail group already (a group says which details may be empty)",
+        )
 
 
 def check_versions(r: Reader, policy: Policy) -> None:
@@ -201,6 +224,38 @@ def check_emergency(r: Reader, policy: Policy, v: Values | None) -> None:
                 ("request_types",),
                 f"request type '{rt.id}' sets 'emergency: true' "
                 "but is not in emergency.request_types",
+            )
+
+
+def check_coverage_offered(r: Reader, policy: Policy) -> None:
+    """``not_in_plan`` means another plan has it: a type no plan includes or charges for
+    is not offered at all (``unsupported``)."""
+    for i, rt in enumerate(policy.request_types.values()):
+        statuses = [rt.status_for(p) for p in policy.plans]
+        if "not_in_plan" in statuses and not {"included", "paid"} & set(statuses):
+            r.problem(
+                ("request_types", i, "coverage"),
+                f"'{rt.id}' is not_in_plan on every plan that has it, but no plan includes or "
+                "charges for it: write unsupported (not offered)",
+            )
+    for plan in policy.plans.values():
+        ended = plan.when_ended.plan if plan.when_ended else NO_PLAN
+        if ended != NO_PLAN and ended == plan.id:
+            r.problem(
+                ("plans", list(policy.plans).index(plan.id), "when_ended", "plan"),
+                "a plan cannot fall back to itself: name another plan or none",
+            )
+
+
+def check_routing(r: Reader, policy: Policy) -> None:
+    """Requests routed to the supervisor need the supervisor's address."""
+    if policy.provider.supervisor_email:
+        return
+    for i, rt in enumerate(policy.request_types.values()):
+        if rt.routing == "supervisor":
+            r.problem(
+                ("request_types", i, "routing"),
+                "routing: supervisor needs provider.supervisor_email",
             )
 
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 COVERAGE_STATUSES = ("included", "paid", "unsupported", "not_in_plan")
+NO_PLAN = "none"  # ``when_ended.plan: none``: after the plan ends the account has no plan
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-ROUTINGS = ("own", "upstream")
+ROUTINGS = ("own", "upstream", "supervisor")
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,16 @@ class Calendar:
     holiday_subdivision: str | None = None
     extra_closed: tuple[str, ...] = ()  # "MM-DD" every year or "YYYY-MM-DD"
     holiday_hours: tuple[Window, ...] = ()  # open windows on holidays; () = closed
+    published: bool = True  # False: the provider publishes no hours (``hours: not published``)
+    note: str = ""  # what customers read with the hours, e.g. how "EST" was read
 
     @property
     def always_open(self) -> bool:
         full = (Window(0, 1440),)
-        return all(day == full for day in self.weekly) and (
-            self.holiday_hours == full or not self.has_holidays
+        return (
+            self.published
+            and all(day == full for day in self.weekly)
+            and (self.holiday_hours == full or not self.has_holidays)
         )
 
     @property
@@ -49,6 +54,8 @@ class Calendar:
 
     def describe(self) -> str:
         """Weekly hours like 'Mon–Fri 08:00–18:00'."""
+        if not self.published:
+            return "not published"
         if self.always_open:
             return "24 hours a day, 7 days a week"
         groups: list[tuple[int, int, tuple[Window, ...]]] = []
@@ -73,7 +80,7 @@ class Calendar:
 
 @dataclass(frozen=True)
 class Price:
-    kind: str  # included, per_year, per_month, licence_share, hourly, quote, none
+    kind: str  # included, per_year, per_month, licence_share, hourly, quote, unpublished, none
     text: str
     amount: Decimal | None = None
     currency: str | None = None
@@ -82,6 +89,15 @@ class Price:
     minimum_months: int | None = None
     licence_share_percent: Decimal | None = None
     first_year_free: bool = False
+
+
+@dataclass(frozen=True)
+class WhenEnded:
+    """What happens when a plan ends (``plans.when_ended``)."""
+
+    plan: str = NO_PLAN  # the plan from the day after; NO_PLAN: paid work, priced on request
+    tickets_keep_plan: bool = False  # tickets filed during the plan keep its treatment
+    text: str = ""  # the provider's words, shown with the plan
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,11 @@ class Plan:
     channels: tuple[str, ...] = ()
     emergency_calendar: str | None = None
     reaction_text: dict[str, str] = field(default_factory=dict)  # e.g. "0–1 h"
+    first_response_text: str = ""  # the policy's words when no response time is promised
+    precedence: int | None = None  # queue order: 1 is served first; None: not stated
+    precedence_text: str = ""  # how customers read the queue place, e.g. "Highest"
+    emergency_text: str = ""  # what the plan does with emergencies, in the provider's words
+    when_ended: WhenEnded | None = None  # None: the policy does not say
 
 
 @dataclass(frozen=True)
@@ -108,12 +129,17 @@ class Priority:
 class Rate:
     id: str
     name: str
-    amount: Decimal
+    amount: Decimal | None  # None: no published amount, the work is priced on request
     currency: str
-    unit_minutes: int
-    minimum_minutes: int
+    unit_minutes: int | None = None  # None: no billing unit stated (time is not rounded)
+    minimum_minutes: int = 0  # 0: no minimum stated
     in_advance: bool = False
     waived_when: tuple[str, ...] = ()
+    description: str = ""  # shown with the rate, e.g. which of two published figures is used
+
+    @property
+    def priced_on_request(self) -> bool:
+        return self.amount is None
 
 
 @dataclass(frozen=True)
@@ -131,6 +157,19 @@ class Channel:
     name: str
     description: str = ""
     address: str = ""
+
+
+@dataclass(frozen=True)
+class DetailGroup:
+    """Details of which one option suffices: each option is a set of detail ids that
+    together stand in for the others (an error message, or a description and a time)."""
+
+    options: tuple[tuple[str, ...], ...]
+    text: str = ""  # what the customer reads when no option is complete
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(d for option in self.options for d in option))
 
 
 @dataclass(frozen=True)
@@ -157,6 +196,9 @@ class RequestType:
     restricted_action: bool = False
     bugfix: bool = False  # free on the releases that get free bug fixes
     any_version: bool = False  # allowed on unsupported versions (e.g. upgrades)
+    waivers: tuple[str, ...] = ()  # waiver ids for this type, besides its rate's
+    optional_details: tuple[str, ...] = ()  # details the customer may leave empty
+    detail_groups: tuple[DetailGroup, ...] = ()  # "one of these" details
 
     def status_for(self, plan: str) -> str | None:
         return self.coverage.get(plan, self.default_coverage)
@@ -206,6 +248,7 @@ class Emergency:
     max_rejected: int = 0  # after this many rejected claims ...
     window_days: int = 0  # ... within this many days ...
     ignore_days: int = 0  # ... the emergency flag is ignored this long
+    abuse_text: str = ""  # the provider's own words about misuse, with or without numbers
     instructions: str = ""
 
 
@@ -235,7 +278,6 @@ class Policy:
     contacts: Contacts
     emergency: Emergency | None
     waivers: dict[str, str]  # condition id -> description
-    priority_persists: bool = False  # tickets keep their plan's treatment after it ends
     source: str = ""
     digest: str = ""
 

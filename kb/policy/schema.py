@@ -33,6 +33,7 @@ from kb.policy.fields import (
     Coverage,
     Dates,
     Derived,
+    DetailGroups,
     Hours,
     HoursRange,
     Int,
@@ -69,9 +70,19 @@ from kb.policy.model import (
     Provider,
     Rate,
     Versions,
+    WhenEnded,
 )
 
-PRICE_KINDS = ("included", "per_year", "per_month", "licence_share", "hourly", "quote", "none")
+PRICE_KINDS = (
+    "included",
+    "per_year",
+    "per_month",
+    "licence_share",
+    "hourly",
+    "quote",
+    "unpublished",
+    "none",
+)
 _PRICED = ("per_year", "per_month", "hourly")
 
 # --- what keys can refer to ----------------------------------------------------------
@@ -115,14 +126,14 @@ CHANNEL_ITEM = Section(
         Key(
             "description",
             Text(),
-            "What the channel is for. It is kept with the policy, but the current pages do "
-            "not display it.",
+            "What the channel is for, in the provider's terms (who may use it, its hours), "
+            "shown with the channel on `/plans`.",
         ),
         Key(
             "address",
             Text(),
-            "The phone number, address or URL. It is kept with the policy, but the current "
-            "pages do not display it.",
+            "The phone number, address or URL, shown with the channel. Leave it empty when "
+            "the provider does not publish one.",
         ),
     ),
     model=Channel,
@@ -239,7 +250,8 @@ CALENDAR_ITEM = Section(
         Key(
             "hours",
             WeeklyHours(),
-            "When support is open in an ordinary week.",
+            "When support is open in an ordinary week. `not published` when the provider "
+            "states no hours: the pages say so, and no due time is counted on this calendar.",
             required=True,
             default=((),) * 7,
         ),
@@ -248,6 +260,12 @@ CALENDAR_ITEM = Section(
             Nested(HOLIDAYS),
             "Days on which other hours apply; see below.",
             default_doc="none (no holidays)",
+        ),
+        Key(
+            "note",
+            Text(),
+            'Shown with the hours: how an ambiguous source was read ("EST" taken as US '
+            "Eastern time), or why the hours are not published.",
         ),
     ),
 )
@@ -315,9 +333,38 @@ PRICE = Section(
         Key("first_year_free", Bool(), "Whether the first year costs nothing."),
     ),
     model=Price,
-    doc="`price` describes the price. Customers see only `text`. The other keys hold the "
-    "same price in a structured form. They are checked when the file is loaded, but the "
-    "current pages do not display them.",
+    doc="`price` describes the price. Customers read `text`; the other keys hold the same "
+    "price in a structured form, from which the portal computes a price for a number of "
+    "servers (`included_servers`, `per_extra_server`, `minimum_months`). Use `unpublished` "
+    "when the provider states no price, and say so in `text`.",
+)
+
+WHEN_ENDED = Section(
+    "plans.when_ended",
+    (
+        Key(
+            "plan",
+            Ref(PLAN, "plan id or `none`", also=("none",)),
+            "The plan the account has from the day after this plan ends. `none`: the "
+            "account has no plan then, and every request it can still make is paid work, "
+            "priced on request unless the request type has a published price.",
+            default="none",
+        ),
+        Key(
+            "tickets_keep_plan",
+            Bool(),
+            "Tickets filed while the plan ran keep its treatment (priority, hours, "
+            'first-response targets) after it ends (Kolmisoft: "priority does not '
+            'expire"). Otherwise an open ticket is treated under the plan of the moment.',
+        ),
+        Key(
+            "text",
+            Text(),
+            "The provider's words about it, shown with the plan.",
+        ),
+    ),
+    model=WhenEnded,
+    doc="`when_ended`:",
 )
 
 PLAN_ITEM = Section(
@@ -333,8 +380,7 @@ PLAN_ITEM = Section(
         Key(
             "description",
             Text(),
-            "One or two sentences about the plan. It is kept with the policy, but the "
-            "current pages do not display it.",
+            "One or two sentences about the plan, shown on `/plans`.",
         ),
         Key("price", Nested(PRICE), "See the price table below.", required=True),
         Key(
@@ -371,6 +417,43 @@ PLAN_ITEM = Section(
             RefList(CHANNEL),
             "The `provider.channels` this plan offers.",
         ),
+        Key(
+            "first_response_text",
+            Text(),
+            "What customers read about the first response when the plan has no target for "
+            "a priority, in the provider's words (\"No response time is promised; Priority "
+            'customers come first"). The pages and mails show it instead of a due time, '
+            "with when support is next open.",
+            default_doc="No response time is promised on this plan.",
+        ),
+        Key(
+            "precedence",
+            Int(1, "must be 1 or more (1 is served first)", "whole number, 1 or more"),
+            "The plan's place in the queue when the provider ranks plans: `1` is served "
+            "first. Plans may share a place. Leave it out when the provider states no order.",
+            default_doc="none (no order stated)",
+        ),
+        Key(
+            "precedence_text",
+            Text(),
+            "How customers read the plan's place in the queue, for example `Highest`.",
+            default_doc='"Served first", or "Served after" the plans ranked before it',
+        ),
+        Key(
+            "emergency_text",
+            Text(),
+            "What the plan does with emergencies, in the provider's words (\"As soon as "
+            'possible within support hours; Priority customers still come first"). '
+            "Without it, `/plans` states only what the file says: the emergency hours, or "
+            "that the plan has no emergency handling.",
+        ),
+        Key(
+            "when_ended",
+            Nested(WHEN_ENDED, optional=True),
+            "What happens when the plan ends; see below. Left out, the policy says nothing: "
+            "after its last day the account has no plan, and its tickets do not keep the plan.",
+            default_doc="not stated",
+        ),
     ),
     model=Plan,
 )
@@ -385,7 +468,14 @@ RATE_ITEM = Section(
             'Shown on `/plans`, for example "Paid support".',
             default=Derived("the id", lambda v, r: v["id"]),
         ),
-        Key("amount", Money(), "The price of **one hour**.", required=True, default=Money.ZERO),
+        Key(
+            "amount",
+            Money(),
+            "The price of **one hour**. Leave it out when the provider publishes no price: "
+            "the work is then *priced on request*, and customers are told they get a quote "
+            "before any work.",
+            default_doc="none (priced on request)",
+        ),
         Key(
             "currency",
             Text("currency code"),
@@ -395,14 +485,17 @@ RATE_ITEM = Section(
         Key(
             "unit_minutes",
             Int(1, "must be a positive number of minutes", "whole number, above 0"),
-            "The billing unit. Work time is rounded up to whole units.",
-            default=60,
+            "The billing unit, when the provider states one. Work time is rounded up to "
+            "whole units.",
+            default=None,
+            default_doc="none (no unit stated: time is not rounded)",
         ),
         Key(
             "minimum_minutes",
             Int(0),
-            "The least time charged for a request.",
+            "The least time charged for a request, when the provider states one.",
             default=0,
+            default_doc="`0` (no minimum stated)",
         ),
         Key(
             "in_advance",
@@ -413,6 +506,12 @@ RATE_ITEM = Section(
             "waived_when",
             RefList(WAIVER, "list of waiver ids"),
             "The `waivers` under which nothing is charged.",
+        ),
+        Key(
+            "description",
+            Text(),
+            "Shown with the rate: what the provider says about it, or which figure was "
+            "kept when the source gives two.",
         ),
     ),
     model=Rate,
@@ -497,8 +596,7 @@ ROLE_ITEM = Section(
         Key(
             "description",
             Text(),
-            "What the role may do. It is kept with the policy, but the current pages do not "
-            "display it.",
+            "What the role may do, shown with the roles.",
         ),
     ),
     model=ContactRole,
@@ -527,8 +625,8 @@ CONTACTS = Section(
         Key(
             "unlisted",
             Text(),
-            "What happens to requests from people who are not listed contacts. It is kept "
-            "with the policy, but the current pages do not display it.",
+            "What happens to requests from people who are not listed contacts, shown where "
+            "customers give their address.",
             field="unlisted_text",
         ),
     ),
@@ -613,14 +711,29 @@ REQUEST_TYPE_ITEM = Section(
         Key(
             "effort_hours",
             HoursRange(),
-            "The usual time the work takes, in hours, for the estimate: `[0.5, 2]`. Both "
-            "numbers must be above 0, with low no larger than high. Without it, the estimate "
-            "states the rate only.",
+            "The time the **provider says** the work usually takes, in hours: `[0.5, 2]`. "
+            "Customers read the estimate as the provider's, so leave it out when the "
+            "provider publishes none; the estimate then states the rate only. Both numbers "
+            "must be above 0, with low no larger than high.",
         ),
         Key(
             "details",
             RefList(DETAIL),
             "What the customer must tell us. See [Detail ids](#detail-ids).",
+        ),
+        Key(
+            "optional_details",
+            RefList(DETAIL),
+            "Details of `details` the customer may leave empty (`screenshot` and "
+            "`preferred_date` always may).",
+        ),
+        Key(
+            "detail_groups",
+            DetailGroups(DETAIL),
+            "Details of which one option suffices, for example the exact error message "
+            "**or** a description with the time it happened: `[{options: [[error_message], "
+            "[description, occurred_at]], text: …}]`. Every id must also be in `details`; "
+            "`text` is what the customer reads when no option is complete.",
         ),
         Key(
             "priorities",
@@ -663,8 +776,9 @@ REQUEST_TYPE_ITEM = Section(
         Key(
             "routing",
             Ref(ROUTING),
-            "`upstream`: the work is passed to an upstream provider, for example for a rented "
-            "dedicated server. It is kept with the policy, but the current pages do not use it.",
+            "`upstream`: a request about a server is forwarded to the upstream provider when "
+            "the account directory says that server is theirs. `supervisor`: the request "
+            "goes to `provider.supervisor_email`, not to the helpdesk (complaints).",
             default="own",
         ),
         Key(
@@ -684,8 +798,15 @@ REQUEST_TYPE_ITEM = Section(
         Key(
             "note",
             Text(),
-            'Added to the "we do not offer this" message for `unsupported` requests, for '
-            "example where else to get help.",
+            "What the customer should know about this request, in the provider's terms "
+            '("does not include customising the application"). It is shown with every '
+            "verdict: included, paid, not offered or not in the plan.",
+        ),
+        Key(
+            "waivers",
+            RefList(WAIVER, "list of waiver ids"),
+            "`waivers` that apply to this request, besides those of its rate. The customer "
+            "may claim one when filing; staff confirm it.",
         ),
         Key(
             "bugfix",
@@ -719,6 +840,12 @@ ABUSE = Section(
             "… make the account's emergency mark ignored for this many days.",
             default=0,
             default_doc="`window_days`",
+        ),
+        Key(
+            "text",
+            Text(),
+            "The provider's own words about misuse. With no numbers above, this is all the "
+            "customer reads and nothing is ignored automatically.",
         ),
     ),
     doc="`abuse`:",
@@ -768,8 +895,7 @@ EMERGENCY = Section(
         Key(
             "instructions",
             Text(),
-            "How to report an emergency. It is kept with the policy, but the current pages "
-            "do not display it.",
+            "How to report an emergency, shown with the emergency definition.",
         ),
     ),
 )
@@ -849,12 +975,6 @@ POLICY = Section(
             Nested(EMERGENCY, optional=True),
             "Emergency handling: [emergency](#emergency).",
             default_doc="none (no emergency service)",
-        ),
-        Key(
-            "priority_persists",
-            Bool(),
-            "What happens to an open ticket when the plan ends: "
-            "[priority_persists](#priority_persists).",
         ),
     ),
 )

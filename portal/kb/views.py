@@ -16,7 +16,7 @@ from starlette.responses import (
 )
 
 from kb.search import SearchResult
-from portal import analytics, http, offload
+from portal import analytics, api, http, offload
 from portal.templating import is_htmx, render
 
 _ALIAS_PATH = re.compile(r"^articles/([\w-]+)\.html$")
@@ -123,13 +123,52 @@ async def search_page(request: Request) -> Response:
     return render(request, "search.html", context, block="results")
 
 
+HIT: api.Schema = {
+    "type": "object",
+    "required": ["slug", "title", "url", "summary", "snippet", "category", "score"],
+    "properties": {
+        "slug": {"type": "string"},
+        "title": {"type": "string"},
+        "url": {"type": "string"},
+        "summary": {"type": "string"},
+        "snippet": {"type": "string", "description": "escaped text, <mark> around matches"},
+        "category": {"type": "string"},
+        "score": {"type": "number"},
+    },
+}
+SEARCH_API = api.Operation(
+    "GET",
+    parameters=(
+        api.Param(
+            "q",
+            {"type": "string"},
+            required=True,
+            description=f"the words to look for (longer queries are cut to {_MAX_Q} characters)",
+        ),
+        api.Param("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}),
+        api.Param("category", {"type": "string"}, description="only this category's articles"),
+    ),
+    responses={
+        200: api.Reply(
+            "The matching articles, best first",
+            {
+                "type": "object",
+                "required": ["query", "total", "suggestion", "hits"],
+                "properties": {
+                    "query": {"type": "string"},
+                    "total": {"type": "integer"},
+                    "suggestion": {"type": ["string", "null"]},
+                    "hits": {"type": "array", "items": HIT},
+                },
+            },
+        )
+    },
+)
+
+
 async def search_api(request: Request) -> Response:
-    if "q" not in request.query_params:
-        return JSONResponse({"error": "the query parameter q is required"}, status_code=422)
-    raw_limit = request.query_params.get("limit")
-    if raw_limit is not None and not (raw_limit.isdigit() and 1 <= int(raw_limit) <= 50):
-        return JSONResponse({"error": "limit must be a whole number from 1 to 50"}, status_code=422)
-    limit = int(raw_limit) if raw_limit else 10
+    """Search the knowledge base."""
+    limit = api.query(request, SEARCH_API)["limit"]
     result = await offload.run(_search, request, limit, facets=False)
     await _record_failed(request, result)
     return JSONResponse(result.as_json(url_prefix="/"))

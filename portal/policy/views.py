@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -11,9 +10,8 @@ from starlette.responses import JSONResponse, Response
 from kb.policy.calendar import describe_holidays
 from kb.policy.directives import STATUS_LABELS
 from kb.policy.engine import describe_rate, money
-from portal import http, inputs, offload
-from portal.http import BodyError, read_json
-from portal.policy.triage import TriageError, TriageRequest, triage
+from portal import api, http, inputs, offload
+from portal.policy.triage import TriageRequest, triage
 from portal.templating import render
 
 MAX_BODY = 16 * 1024
@@ -49,49 +47,153 @@ async def coverage_page(request: Request) -> Response:
     )
 
 
-def _field(data: dict[str, Any], key: str) -> str | None:
-    """An optional string field: absent or empty is None; anything else is an error."""
-    if key not in data:
-        return None
-    value = data[key]
-    if not isinstance(value, str):
-        raise TriageError(f"'{key}' must be a string (leave it out when unknown)")
-    return value or None
+RATE: api.Schema = {
+    "type": ["object", "null"],
+    "required": ["amount", "currency", "unit_minutes", "minimum_minutes"],
+    "properties": {
+        "amount": {"type": "string", "description": "per hour, a decimal number"},
+        "currency": {"type": "string"},
+        "unit_minutes": {"type": "integer"},
+        "minimum_minutes": {"type": "integer"},
+    },
+}
+FEE: api.Schema = {
+    "type": ["object", "null"],
+    "required": ["amount", "currency"],
+    "properties": {"amount": {"type": "string"}, "currency": {"type": "string"}},
+}
+ESTIMATE: api.Schema = {
+    "type": ["object", "null"],
+    "required": ["currency", "low", "high", "text", "waivers"],
+    "properties": {
+        "currency": {"type": "string"},
+        "low": {"type": "string"},
+        "high": {"type": "string"},
+        "text": {"type": "string"},
+        "waivers": {"type": "array", "items": {"type": "string"}},
+    },
+}
+COVERAGE: api.Schema = {
+    "type": "object",
+    "required": ["status", "reason", "rate", "fee"],
+    "properties": {
+        "status": {
+            "type": "string",
+            "enum": [
+                "included",
+                "paid",
+                "unsupported",
+                "not_in_plan",
+                "role_not_allowed",
+                "version_unsupported",
+            ],
+        },
+        "reason": {"type": "string"},
+        "rule": {"type": "string"},
+        "rate": RATE,
+        "fee": FEE,
+        "estimate": ESTIMATE,
+        "plans_covering": {"type": "array", "items": {"type": "string"}},
+        "articles": {"type": "array", "items": {"type": "string"}},
+    },
+}
+TRIAGE_RESULT: api.Schema = {
+    "type": "object",
+    "required": ["request_types", "articles", "first_response_due"],
+    "properties": {
+        "request_types": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "title", "score", "coverage"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "title": {"type": "string"},
+                    "score": {"type": "number"},
+                    "coverage": COVERAGE,
+                },
+            },
+        },
+        "articles": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["slug", "title", "url"],
+                "properties": {
+                    "slug": {"type": "string"},
+                    "title": {"type": "string"},
+                    "url": {"type": "string"},
+                },
+            },
+        },
+        "first_response_due": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+_UNKNOWN = "leave it out when unknown"
+TRIAGE_API = api.Operation(
+    "POST",
+    body=api.Body(
+        {
+            "type": "object",
+            "properties": {
+                "text": {
+                    "type": "string",
+                    "description": "the customer's words (only the first 2,000 characters count)",
+                },
+                "plan": {"type": "string", "description": f"a plan id; {_UNKNOWN}"},
+                "version": {"type": "string", "description": _UNKNOWN},
+                "role": {"type": "string", "description": f"a contact role id; {_UNKNOWN}"},
+                "at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "when it is filed, with a time zone (default: now)",
+                },
+            },
+        },
+        max_bytes=MAX_BODY,
+        media_type=None,  # any: triage changes nothing, so a cross-site form gains nothing
+        invalid_status=422,
+    ),
+    responses={
+        200: api.Reply("Request types, best first, with coverage", TRIAGE_RESULT),
+        503: api.Reply("No support policy is configured"),
+    },
+)
+AT_FORMAT = "must be an ISO 8601 date-time with a time zone, e.g. 2026-11-20T17:30:00+01:00"
 
 
 async def triage_api(request: Request) -> Response:
+    """Rank request types for a description, with coverage.
+
+    Any media type is read as JSON."""
     policy = http.policy(request)
-    try:
-        # any media type: triage changes nothing, so a cross-site form gains nothing
-        data = await read_json(request, max_bytes=MAX_BODY, media_type=None, invalid_status=422)
-    except BodyError as exc:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+    data = await api.json_body(request, TRIAGE_API)
     refused = inputs.check_json(data, multiline=lambda path: path == "text")
     if refused:
         return JSONResponse(
             {"error": "some fields contain characters that we cannot accept", "fields": refused},
             status_code=422,
         )
+    api.check_body(TRIAGE_API, data)
     try:
-        if not isinstance(data, dict):
-            raise TriageError('send a JSON object, e.g. {"text": "my site is down"}')
-        text = _field(data, "text") or ""
-        at_text = data.get("at")
-        if "at" in data and not isinstance(at_text, str):
-            raise TriageError("'at' must be an ISO 8601 date-time string")
-        at = dt.datetime.fromisoformat(at_text) if at_text is not None else None
-        searcher = http.knowledge(request).searcher
-        asked = TriageRequest(
-            text=text[:2000],
-            plan=_field(data, "plan"),
-            version=_field(data, "version"),
-            role=_field(data, "role"),
-            at=at,
-        )
+        at = dt.datetime.fromisoformat(data["at"]) if "at" in data else None
+    except ValueError:
+        at = None
+    if "at" in data and (at is None or at.tzinfo is None):
+        raise api.Invalid(422, f"at {AT_FORMAT}", {"at": AT_FORMAT})
+    searcher = http.knowledge(request).searcher
+    asked = TriageRequest(
+        text=data.get("text", "")[:2000],
+        plan=data.get("plan") or None,  # empty is unknown
+        version=data.get("version") or None,
+        role=data.get("role") or None,
+        at=at,
+    )
+    try:
         # in a worker thread: suggestions and the article search are CPU work
         result = await offload.run(
             lambda: triage(policy, searcher, asked, synonyms=searcher.synonym_groups())
         )
-    except (ValueError, TriageError) as exc:
+    except ValueError as exc:  # TriageError among them: an unknown plan or role
         return JSONResponse({"error": str(exc)}, status_code=422)
     return JSONResponse(result)

@@ -30,14 +30,14 @@ from kb.policy.engine import (
     plan_on,
 )
 from kb.policy.model import RequestType
-from portal import inputs, notify
+from portal import inputs, notify, urls
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import AuditEntry, PendingRequest, Ticket, TicketEvent, Upload
 from portal.directory.importer import Sender, find_sender
 from portal.tickets import links, numbers, outbox, ratelimit, tokens
 from portal.tickets.queries import rejected_emergency_claims, ticket_payload
-from portal.wizard.flow import acceptance_key, multiline_field
+from portal.wizard.flow import Draft, acceptance_key, multiline_field
 
 log = logging.getLogger("portal.tickets")
 
@@ -152,11 +152,8 @@ def _verification_mail(
 ) -> notify.Message:
     """The filing-link mail, rendered for every sender (only a listed contact's is
     sent); refused like any input when it cannot be sent."""
-    link = (
-        settings.base_url
-        + "request/confirm?token="
-        + tokens.make(settings.secret_key, tokens.FILE_REQUEST, pending_id)
-    )
+    token = tokens.make(settings.secret_key, tokens.FILE_REQUEST, pending_id)
+    link = urls.confirm_link(settings.base_url, token)
     return notify.verify(
         policy,
         to=str(data.get("email") or "").strip().lower(),
@@ -239,6 +236,11 @@ class Filing:
     due: Due | None = None
     status_token: str | None = None  # the status token issued when this call filed it
 
+    @property
+    def draft(self) -> Draft:
+        """The reviewed request as the customer sent it."""
+        return Draft.from_json(self.pending.data)
+
 
 def _fallback_plan(policy: Policy) -> str | None:
     return next((p.id for p in policy.plans.values() if p.price.kind in ("included", "none")), None)
@@ -258,24 +260,24 @@ def prepare(db: Database, policy: Policy, pending_id: str, *, now: dt.datetime) 
     sender = find_sender(db, pending.account_id, pending.email)
     if sender is None:
         return Filing(pending, None, problem="This address is no longer a contact of the account.")
-    data = pending.data
+    draft = Draft.from_json(pending.data)
     plan = plan_on(policy, sender.plan, sender.plan_ends, now, _fallback_plan(policy))
-    if plan not in policy.plans or data.get("request_type") not in policy.request_types:
+    if plan not in policy.plans or draft.request_type not in policy.request_types:
         return Filing(
             pending, sender, problem="The support policy has changed; please start again."
         )
     cov = coverage(
         policy,
-        data["request_type"],
-        Facts(plan=plan, version=sender.product_version or data.get("version"), role=sender.role),
+        draft.request_type,
+        Facts(plan=plan, version=sender.product_version or draft.version, role=sender.role),
     )
     filing = Filing(pending, sender, plan=plan, coverage=cov)
     if not cov.can_continue:
         filing.problem = cov.reason
         return filing
-    if cov.needs_acceptance and data.get("accepted") != acceptance_key(cov):
+    if cov.needs_acceptance and draft.accepted != acceptance_key(cov):
         filing.needs_acceptance = True
-    filing.emergency = emergency_decision(db, policy, sender, plan, data, now=now)
+    filing.emergency = emergency_decision(db, policy, sender, plan, draft, now=now)
     filing.due = first_response_due(
         policy, plan, filing.emergency.priority, now, emergency=filing.emergency.accepted
     )
@@ -287,7 +289,7 @@ def emergency_decision(
     policy: Policy,
     sender: Sender,
     plan: str,
-    data: dict[str, Any],
+    draft: Draft,
     *,
     now: dt.datetime,
 ) -> EmergencyDecision:
@@ -296,10 +298,10 @@ def emergency_decision(
     from ``prepare``, so what the page shows is what filing does."""
     return gate_emergency(
         policy,
-        data["request_type"],
+        draft.request_type,
         plan,
-        data.get("priority") or "",
-        claimed=bool(data.get("emergency_claimed")),
+        draft.priority,
+        claimed=draft.emergency_claimed,
         rejected_claims=rejected_emergency_claims(db, sender.account_id),
         now=now,
     )
@@ -323,14 +325,14 @@ def file_pending(
     assert filing.sender is not None and filing.plan is not None and filing.coverage is not None
     assert filing.emergency is not None and filing.due is not None
     sender, plan, cov = filing.sender, filing.plan, filing.coverage
-    data = filing.pending.data
-    rt = policy.request_types[data["request_type"]]
+    draft = filing.draft
+    rt = policy.request_types[draft.request_type]
     # the same decision the filing link's page showed: prepare() made it, at this moment
     decision, due = filing.emergency, filing.due
     plan_obj = policy.plans[plan]
     number = numbers.new_number()
-    details = {DETAIL_FIELDS[k].label: v for k, v in (data.get("details") or {}).items() if v}
-    routing = _routing(rt.routing, sender, data)
+    details = {DETAIL_FIELDS[k].label: v for k, v in draft.details.items() if v}
+    routing = _routing(rt.routing, sender, draft)
     try:
         with db.session() as session:
             ticket = Ticket(
@@ -342,7 +344,7 @@ def file_pending(
                 contact_role=sender.role,
                 request_type=rt.id,
                 title=rt.title,
-                text=str(data.get("text", "")),
+                text=draft.text,
                 plan=plan,
                 plan_snapshot={
                     "name": plan_obj.name,
@@ -351,7 +353,7 @@ def file_pending(
                     "emergency_calendar": plan_obj.emergency_calendar,
                 },
                 priority=decision.priority,
-                emergency_claimed=bool(data.get("emergency_claimed")),
+                emergency_claimed=draft.emergency_claimed,
                 emergency_accepted=decision.accepted,
                 emergency_outcome=decision.outcome,
                 coverage_status=cov.status,
@@ -382,8 +384,8 @@ def file_pending(
             pending = session.get(PendingRequest, filing.pending.id)
             assert pending is not None
             pending.ticket_number = number
-            for attachment in (data.get("attachments") or {}).values():
-                upload = session.get(Upload, attachment.get("id"))
+            for attachment in draft.attachments.values():
+                upload = session.get(Upload, attachment.id)
                 if upload is not None:
                     upload.ticket_id = ticket.id
             _notify_filed(session, policy, settings, ticket, due.describe(), routing)
@@ -397,11 +399,11 @@ def file_pending(
     return filing
 
 
-def _routing(kind: str, sender: Sender, data: dict[str, Any]) -> dict[str, str]:
+def _routing(kind: str, sender: Sender, draft: Draft) -> dict[str, str]:
     """Requests about a server at the upstream provider go there, with name and id."""
     if kind != "upstream":
         return {"kind": "own"}
-    text = str((data.get("details") or {}).get("server", "")).lower()
+    text = draft.details.get("server", "").lower()
     for name, server_id, owner in sender.servers:
         if owner == "upstream" and (name.lower() in text or server_id.lower() in text):
             return {"kind": "upstream", "server": name, "server_id": server_id}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from kb.policy import Policy
-from portal import notify
+from portal import notify, urls
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import AuditEntry, Ticket, TicketEvent
@@ -39,7 +39,7 @@ def status_token(settings: Settings, ticket: Ticket) -> str:
 
 
 def status_link(settings: Settings, ticket: Ticket) -> str:
-    return f"{settings.base_url}tickets/{ticket.number}?token={status_token(settings, ticket)}"
+    return urls.status_link(settings.base_url, ticket.number, status_token(settings, ticket))
 
 
 def link_for_mail(settings: Settings, ticket: Ticket, now: dt.datetime) -> str:

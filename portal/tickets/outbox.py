@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from kb.policy import Policy
+from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import Outbox
 from portal.notify import Message
@@ -180,6 +182,19 @@ class Deliverer:
                     fresh.last_error = ""
                     result.delivered += 1
         return result
+
+
+def deliverer_for(db: Database, settings: Settings, policy: Policy | None) -> Deliverer:
+    """The deliverer of the running portal and of ``portal tickets outbox --deliver``:
+    mail through ``PORTAL_SMTP_URL`` (else the console) from ``PORTAL_MAIL_FROM``, named
+    after the policy's provider (without a policy: the site name)."""
+    return Deliverer(
+        db,
+        mail.mailer_for(settings.smtp_url),
+        sender=settings.mail_from,
+        sender_name=f"{policy.provider.name} support" if policy else settings.site_name,
+        webhook_secret=settings.webhook_secret,
+    )
 
 
 def pending(db: Database, *, include_delivered: bool = False, limit: int = 100) -> list[Outbox]:

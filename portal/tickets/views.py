@@ -3,25 +3,28 @@ filing link, the customer's status page, and POST /api/requests."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import urllib.parse
 import zoneinfo
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from kb.policy import Policy
-from portal import analytics, http, inputs
-from portal.http import BodyError, read_json
-from portal.sessions import check_csrf, csrf_token, session_id
+from portal import analytics, api, http
+from portal.forms import read_form
+from portal.sessions import csrf_token, session_id
 from portal.templating import render
 from portal.tickets import links, numbers, queries, states, tokens, updates
 from portal.tickets.filing import file_pending, prepare, refused_characters, submit
 from portal.wizard import drafts, uploads
 from portal.wizard.flow import (
+    STEPS,
+    Draft,
+    check_all,
     check_choose,
     check_coverage,
     check_describe,
@@ -32,14 +35,29 @@ MAX_API_BODY = 64 * 1024
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 
 
-async def submit_reviewed(request: Request, policy: Policy, data: dict[str, Any]) -> Response:
-    """The review step's "Send request": same answer for listed and unlisted senders."""
+# the wizard's route of each step, to send the customer back where something is missing
+STEP_ROUTES = {step: f"wizard.{step}" for step in STEPS}
+
+
+async def send_review(request: Request) -> Response:
+    """The review step's "Send request" (POST /request/review): every step is checked
+    again, then the request goes for verification. The answer is the same for listed
+    and unlisted senders."""
+    policy = http.policy(request)
+    draft = await run_in_threadpool(drafts.load, http.database(request), session_id(request))
+    needed = check_all(policy, draft, now=http.now())
+    if needed != "review":
+        return RedirectResponse(request.url_for(STEP_ROUTES[needed]).path, status_code=303)
+    await read_form(request)
+    # a new session id from here on (the draft goes along and is then discarded):
+    # whoever held the old cookie cannot follow the request being sent
+    await drafts.rotate_session(request)
     result = await run_in_threadpool(
         submit,
         http.database(request),
         policy,
         http.settings(request),
-        data,
+        draft.to_json(),
         client=http.client_address(request),
         now=http.now(),
     )
@@ -63,10 +81,10 @@ async def submit_reviewed(request: Request, policy: Policy, data: dict[str, Any]
             status_code=422,
             no_store=True,
         )
-    await run_in_threadpool(analytics.record, http.database(request), "ready", data["request_type"])
+    await run_in_threadpool(analytics.record, http.database(request), "ready", draft.request_type)
     await run_in_threadpool(drafts.discard, http.database(request), session_id(request))
     http.wake_outbox(request)
-    context = {"message": result.message, "email": data["email"]}
+    context = {"message": result.message, "email": draft.email}
     return render(request, "tickets/sent.html", context, no_store=True)
 
 
@@ -90,9 +108,8 @@ async def confirm(request: Request) -> Response:
     nothing, so mail scanners that follow links cannot file requests)."""
     policy = http.policy(request)
     if request.method == "POST":
-        form = await request.form(max_files=0, max_fields=10)
+        form = await read_form(request)
         token = str(form.get("token") or "")
-        check_csrf(request, str(form.get("csrf_token") or ""))
         pending_id = _pending_id(request, token)
         filing = await run_in_threadpool(
             file_pending,
@@ -132,17 +149,17 @@ async def confirm(request: Request) -> Response:
             queries.open_tickets_like,
             http.database(request),
             filing.sender.account_id,
-            filing.pending.data["request_type"],
+            filing.draft.request_type,
         )
     due_local = None
     if filing.due is not None and filing.due.at is not None:
-        tz = filing.pending.data.get("tz") or policy.provider.timezone
+        tz = filing.draft.tz or policy.provider.timezone
         due_local = filing.due.at.astimezone(zoneinfo.ZoneInfo(tz))
     context = {
         "policy": policy,
         "filing": filing,
-        "data": filing.pending.data,
-        "request_type": policy.request_types.get(filing.pending.data.get("request_type", "")),
+        "data": filing.draft,
+        "request_type": policy.request_types.get(filing.draft.request_type),
         "token": token,
         "csrf": csrf_token(request),
         "due_local": due_local,
@@ -249,8 +266,7 @@ async def request_link(request: Request) -> Response:
     """POST /tickets/link: mail a new status link to a listed contact of the ticket. The
     answer is the same for every ticket number and address."""
     policy = http.policy(request)
-    form = await request.form(max_files=0, max_fields=10)
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await read_form(request)
     number = str(form.get("number") or "").strip().upper()
     email = str(form.get("email") or "").strip()
     errors: dict[str, str] = {}
@@ -291,20 +307,7 @@ async def request_link(request: Request) -> Response:
 
 async def add_to_ticket(request: Request) -> Response:
     policy = http.policy(request)
-    form = await request.form(max_files=0, max_fields=10)
-    check_csrf(request, str(form.get("csrf_token") or ""))
-    refused = inputs.check_fields(
-        ((k, v) for k, v in form.multi_items() if isinstance(v, str)),
-        multiline=lambda name: name == "text",
-    )
-    if refused:
-        name, problem = next(iter(refused.items()))
-        what = "Your text" if name == "text" else f"The form field “{name}”"
-        raise HTTPException(
-            422,
-            f"{what} was refused, so nothing was sent. {problem} "
-            "Go back to change it: what you typed is still there.",
-        )
+    form = await read_form(request, multiline=lambda name: name == "text")
     number = _status_number(request, str(form.get("token") or ""))
     text = str(form.get("text") or "").strip()
     kind = request.path_params["kind"]
@@ -343,18 +346,63 @@ async def add_to_ticket(request: Request) -> Response:
     )
 
 
+REQUESTS_API = api.Operation(
+    "POST",
+    body=api.Body(
+        {
+            "type": "object",
+            "description": (
+                "The wizard's fields; what a request type needs is checked as in the "
+                "wizard, which names every missing field. Other fields are ignored."
+            ),
+            "properties": {
+                "text": {"type": "string", "description": "what is wrong, under 2,000 characters"},
+                "request_type": {"type": "string", "description": "a request type id"},
+                "account": {"type": "string", "description": "the account id, e.g. HH-10234"},
+                "email": {"type": "string", "description": "a contact address of the account"},
+                "plan": {"type": "string", "description": "a plan id"},
+                "role": {"type": "string", "description": "a contact role id"},
+                "version": {"type": "string", "description": "e.g. 5.4"},
+                "tz": {"type": "string", "description": "a time zone, e.g. Europe/Berlin"},
+                "priority": {"type": "string", "description": "a priority id"},
+                "accept_charges": {
+                    "type": "boolean",
+                    "description": "true accepts the charges of a paid request type",
+                },
+                "emergency": {"type": "boolean"},
+                "details": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "the request type's details by id",
+                },
+            },
+        },
+        max_bytes=MAX_API_BODY,
+    ),
+    responses={
+        202: api.Reply(
+            "Accepted for verification: a listed contact gets a link by mail",
+            {
+                "type": "object",
+                "required": ["message"],
+                "properties": {"message": {"type": "string"}},
+            },
+        ),
+        429: api.Reply("Too many requests from this address or client"),
+        503: api.Reply("No support policy, or the database or rate-limit store is down"),
+    },
+)
+
+
 async def api_requests(request: Request) -> Response:
-    """POST /api/requests: the wizard's fields as JSON, checked the same way. A body with
-    characters that no field accepts, in any string at any depth, is refused with 422
-    naming the fields; it is refused before anything depends on the sender and counts
-    toward the rate limits."""
+    """Submit a request for verification (the same answer for any sender).
+
+    The wizard's fields as JSON, checked the same way. A body with characters that no
+    field accepts, in any string at any depth, is refused with 422 naming the fields; it
+    is refused before anything depends on the sender and counts toward the rate
+    limits."""
     policy = http.policy(request)
-    try:
-        payload = await read_json(request, max_bytes=MAX_API_BODY)
-    except BodyError as exc:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
-    if not isinstance(payload, dict):
-        return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
+    payload = await api.json_body(request, REQUESTS_API)
     if refused_characters(payload):
         refused = await run_in_threadpool(
             submit,
@@ -368,25 +416,14 @@ async def api_requests(request: Request) -> Response:
         if refused.throttled:
             return JSONResponse({"error": refused.message}, status_code=429)
         return JSONResponse({"error": refused.message, "fields": refused.errors}, status_code=422)
+    api.check_body(REQUESTS_API, payload)
     flat = {k: v if isinstance(v, str) else "" for k, v in payload.items() if k != "details"}
     details = payload.get("details") if isinstance(payload.get("details"), dict) else {}
-    errors: dict[str, str] = {}
-    data: dict[str, Any] = {}
-    for checked in (check_describe(flat), check_choose(policy, flat)):
-        errors.update(checked.errors)
-        data.update(checked.values)
-    if not errors:
-        accept = "yes" if payload.get("accept_charges") is True else ""
-        checked = check_coverage(policy, data, {"accept_charges": accept})
-        errors.update(checked.errors)
-        data.update(checked.values)
-    if not errors:
-        form = {f"detail_{k}": str(v) for k, v in (details or {}).items() if isinstance(v, str)}
-        form["priority"] = flat.get("priority", "")
-        form["emergency"] = "yes" if payload.get("emergency") is True else ""
-        checked = check_details(policy, data, form, attachments={}, now=http.now())
-        errors.update(checked.errors)
-        data.update(checked.values)
+    accept = "yes" if payload.get("accept_charges") is True else ""
+    form = {f"detail_{k}": str(v) for k, v in (details or {}).items() if isinstance(v, str)}
+    form["priority"] = flat.get("priority", "")
+    form["emergency"] = "yes" if payload.get("emergency") is True else ""
+    draft, errors = _draft_from_api(policy, flat, accept, form)
     if errors:
         return JSONResponse(
             {"error": "the request is incomplete", "fields": errors}, status_code=422
@@ -396,7 +433,7 @@ async def api_requests(request: Request) -> Response:
         http.database(request),
         policy,
         http.settings(request),
-        data,
+        draft.to_json(),
         client=http.client_address(request),
         now=http.now(),
     )
@@ -406,6 +443,27 @@ async def api_requests(request: Request) -> Response:
         return JSONResponse({"error": result.message, "fields": result.errors}, status_code=422)
     http.wake_outbox(request)
     return JSONResponse({"message": result.message}, status_code=202)
+
+
+def _draft_from_api(
+    policy: Policy, flat: dict[str, str], accept: str, form: dict[str, str]
+) -> tuple[Draft, dict[str, str]]:
+    """The wizard's steps, run in order on the API's fields, as the wizard would."""
+    errors: dict[str, str] = {}
+    described = check_describe(Draft(), flat)
+    chosen = check_choose(policy, described.draft, flat)
+    errors.update(described.errors)
+    errors.update(chosen.errors)
+    draft = chosen.draft
+    if not errors:
+        covered = check_coverage(policy, draft, {"accept_charges": accept})
+        errors.update(covered.errors)
+        draft = covered.draft
+    if not errors:
+        detailed = check_details(policy, draft, form, now=dt.datetime.now(dt.UTC))
+        errors.update(detailed.errors)
+        draft = detailed.draft
+    return draft, errors
 
 
 async def attachment(request: Request) -> Response:

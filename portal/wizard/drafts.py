@@ -15,26 +15,33 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
+from portal import http, sessions
 from portal.db.engine import Database
 from portal.db.models import Draft, Upload
+from portal.wizard import flow
 from portal.wizard.uploads import StoredFile
 
 
-def load(db: Database, session_id: str) -> dict[str, Any] | None:
+def load(db: Database, session_id: str) -> flow.Draft:
+    """The session's draft, or a new empty one."""
     with db.session() as session:
         draft = session.scalars(
             select(Draft).where(Draft.session_id == session_id).order_by(Draft.updated_at.desc())
         ).first()
         if draft is None:
-            return None
-        return {**draft.data, "_id": draft.id}
+            return flow.Draft()
+        return flow.Draft.from_json(draft.data or {}, draft_id=draft.id)
 
 
-def save(db: Database, session_id: str, data: dict[str, Any]) -> str:
-    clean = {k: v for k, v in data.items() if not k.startswith("_") and k != "attachments"}
+def save(db: Database, session_id: str, wizard_draft: flow.Draft) -> str:
+    """Store the draft's values (its attachments are kept as stored: they change only
+    through ``attach``, ``detach`` and ``clear_attachments``); returns its id."""
+    clean = {k: v for k, v in wizard_draft.to_json().items() if k != "attachments"}
     with db.session() as session:
-        draft_id = data.get("_id")
+        draft_id = wizard_draft.id
         draft = _locked(session, session_id, draft_id)
         if draft is None:  # a new draft owns no uploads yet
             draft = Draft(id=secrets.token_urlsafe(32), session_id=session_id, data=clean)
@@ -73,6 +80,10 @@ def _forget_rows(session: Session, ids: list[str]) -> list[str]:
     return list(gone)
 
 
+def _typed(attachments: dict[str, Any]) -> dict[str, flow.Attachment]:
+    return flow.Draft.from_json({"attachments": attachments}).attachments
+
+
 def _set_attachments(draft: Draft, attachments: dict[str, Any]) -> None:
     data = {k: v for k, v in (draft.data or {}).items() if k != "attachments"}
     draft.data = {**data, "attachments": attachments} if attachments else data
@@ -80,7 +91,7 @@ def _set_attachments(draft: Draft, attachments: dict[str, Any]) -> None:
 
 def attach(
     db: Database, session_id: str, draft_id: Any, slot: str, stored: StoredFile
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[dict[str, flow.Attachment], list[str]]:
     """Record ``stored`` as the upload in ``slot`` of the session's draft, replacing
     what was there. Returns the draft's attachments and the ids to delete from disk:
     the replaced upload, or ``stored`` itself when there is no such draft."""
@@ -103,12 +114,12 @@ def attach(
         attachments[slot] = {"id": stored.id, "filename": stored.filename, "size": stored.size}
         _set_attachments(draft, attachments)
         session.flush()
-        return attachments, _forget_rows(session, replaced)
+        return _typed(attachments), _forget_rows(session, replaced)
 
 
 def detach(
     db: Database, session_id: str, draft_id: Any, slot: str
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[dict[str, flow.Attachment], list[str]]:
     """Remove the upload in ``slot``; returns the attachments and the ids to delete."""
     with db.session() as session:
         draft = _locked(session, session_id, draft_id)
@@ -117,7 +128,7 @@ def detach(
         attachments = dict((draft.data or {}).get("attachments") or {})
         removed = _ids({slot: attachments.pop(slot, None)})
         _set_attachments(draft, attachments)
-        return attachments, _forget_rows(session, removed)
+        return _typed(attachments), _forget_rows(session, removed)
 
 
 def clear_attachments(db: Database, session_id: str, draft_id: Any) -> list[str]:
@@ -153,3 +164,10 @@ def discard(db: Database, session_id: str, *, forget_uploads: bool = False) -> l
         gone = _forget_rows(session, ids) if forget_uploads else []
         session.execute(delete(Draft).where(Draft.session_id == session_id))
         return gone
+
+
+async def rotate_session(request: Request) -> None:
+    """A new session id for this browser, taking its draft along: a cookie planted
+    before (session fixation) no longer shows what is entered from now on."""
+    old, new = sessions.rotate(request)
+    await run_in_threadpool(move, http.database(request), old, new)

@@ -26,32 +26,35 @@ from kb.policy.engine import (
     ordinary_priority,
 )
 from kb.policy.suggest import suggest
-from portal import analytics, http, inputs, offload
-from portal.sessions import check_csrf, csrf_token, rotate, session_id
+from portal import analytics, http, offload
+from portal.forms import plain, read_form
+from portal.sessions import csrf_token, session_id
 from portal.templating import render
-from portal.tickets.views import submit_reviewed
 from portal.wizard import drafts, uploads
 from portal.wizard.flow import (
     OPTIONAL_DETAILS,
     STEPS,
     TIMEZONES,
-    Checked,
+    Draft,
     acceptance_key,
+    check_all,
     check_choose,
     check_coverage,
     check_describe,
     check_details,
+    choose_form,
     current_coverage,
-    first_incomplete,
+    details_form,
     multiline_field,
 )
 
-STEP_URLS = {
-    "describe": "/request",
-    "choose": "/request/choose",
-    "coverage": "/request/coverage",
-    "details": "/request/details",
-    "review": "/request/review",
+# the route name of each step (portal/app.py)
+STEP_ROUTES = {
+    "describe": "wizard.describe",
+    "choose": "wizard.choose",
+    "coverage": "wizard.coverage",
+    "details": "wizard.details",
+    "review": "wizard.review",
 }
 STEP_TITLES = {
     "describe": "Describe",
@@ -60,70 +63,32 @@ STEP_TITLES = {
     "details": "Details",
     "review": "Review",
 }
-MAX_FORM_FIELDS = 60
-MAX_FORM_FILES = 2
 # fields whose step shows a refused character next to the field, with what was typed
-# (portal/wizard/flow.py); ``_form`` refuses every other field itself
+# (portal/wizard/flow.py); ``read_form`` refuses every other field itself
 INLINE_CHECKED = {
-    "/request": frozenset({"text"}),
-    "/request/choose": frozenset(
-        {"request_type", "account", "email", "plan", "role", "version", "tz"}
-    ),
-    "/request/details": frozenset({"priority"} | {f"detail_{d}" for d in DETAIL_FIELDS}),
+    "describe": frozenset({"text"}),
+    "choose": frozenset({"request_type", "account", "email", "plan", "role", "version", "tz"}),
+    "details": frozenset({"priority"} | {f"detail_{d}" for d in DETAIL_FIELDS}),
 }
 
 
-async def _form(request: Request, *, files: bool = False) -> FormData:
-    """The submitted form, CSRF-checked. Forms that take no files refuse them; the
-    caller of a form with files must ``await form.close()``."""
-    settings = http.settings(request)
-    try:
-        form = await request.form(
-            max_files=MAX_FORM_FILES if files else 0,
-            max_fields=MAX_FORM_FIELDS,
-            max_part_size=settings.max_upload_bytes + 1024,
-        )
-    except HTTPException as exc:
-        if exc.status_code == 413:
-            raise
-        if "exceeded maximum size" in str(exc.detail) or "Part exceeded" in str(exc.detail):
-            limit = settings.max_upload_bytes // (1024 * 1024)
-            raise HTTPException(413, f"The upload is too large; the limit is {limit} MB.") from exc
-        raise HTTPException(400, f"The form could not be read: {exc.detail}") from exc
-    except Exception as exc:  # malformed multipart or urlencoded bodies
-        raise HTTPException(400, "The form could not be read; please submit it again.") from exc
-    token = form.get("csrf_token")
-    inline = INLINE_CHECKED.get(request.url.path, frozenset())
-    refused = inputs.check_fields(
-        ((k, v) for k, v in form.multi_items() if isinstance(v, str) and k not in inline),
+async def _form(request: Request, step: str = "", *, files: bool = False) -> FormData:
+    """A step's submitted form (``portal.forms.read_form``)."""
+    return await read_form(
+        request,
+        files=files,
+        inline=INLINE_CHECKED.get(step, frozenset()),
         multiline=multiline_field,
     )
-    try:
-        check_csrf(request, token if isinstance(token, str) else None)
-        if refused:
-            name, problem = next(iter(refused.items()))
-            raise HTTPException(
-                422,
-                f"The form field “{name}” was refused. {problem} "
-                "Go back to change it: what you typed is still there.",
-            )
-    except HTTPException:
-        await form.close()
-        raise
-    return form
 
 
-def _plain(form: FormData) -> dict[str, str]:
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-async def _draft(request: Request) -> dict[str, Any] | None:
+async def _draft(request: Request) -> Draft:
     return await run_in_threadpool(drafts.load, http.database(request), session_id(request))
 
 
-async def _save(request: Request, data: dict[str, Any]) -> None:
-    data["_id"] = await run_in_threadpool(
-        drafts.save, http.database(request), session_id(request), data
+async def _save(request: Request, draft: Draft) -> None:
+    draft.id = await run_in_threadpool(
+        drafts.save, http.database(request), session_id(request), draft
     )
 
 
@@ -135,29 +100,30 @@ async def _remove_files(request: Request, ids: list[str]) -> None:
 
 
 async def _rotate_session(request: Request) -> None:
-    """A new session id for this browser, taking its draft along: a cookie planted
-    before (session fixation) no longer shows what is entered from now on."""
-    old, new = rotate(request)
-    await run_in_threadpool(drafts.move, http.database(request), old, new)
+    await drafts.rotate_session(request)
 
 
 async def _event(request: Request, kind: str, key: str = "") -> None:
     await run_in_threadpool(analytics.record, http.database(request), kind, key)
 
 
-def _redirect(step: str) -> Response:
-    return RedirectResponse(STEP_URLS[step], status_code=303)
+def step_url(request: Request, step: str) -> str:
+    return str(request.url_for(STEP_ROUTES[step]).path)
+
+
+def redirect_to_step(request: Request, step: str) -> Response:
+    return RedirectResponse(step_url(request, step), status_code=303)
 
 
 def _context(
-    request: Request, policy: Policy, step: str, data: dict[str, Any], **extra: Any
+    request: Request, policy: Policy, step: str, draft: Draft, **extra: Any
 ) -> dict[str, Any]:
     return {
         "policy": policy,
         "step": step,
-        "steps": [(s, STEP_TITLES[s], STEP_URLS[s]) for s in STEPS],
+        "steps": [(s, STEP_TITLES[s], step_url(request, s)) for s in STEPS],
         "step_index": STEPS.index(step),
-        "data": data,
+        "data": draft,
         "csrf": csrf_token(request),
         "errors": {},
         "form": {},
@@ -165,15 +131,15 @@ def _context(
     }
 
 
-async def _guard(request: Request, step: str) -> tuple[Policy, dict[str, Any]] | Response:
+async def guard(request: Request, step: str) -> tuple[Policy, Draft] | Response:
     """The policy and draft when ``step`` may be shown, else a redirect to the first
-    step that still needs the customer."""
+    step that still needs the customer (every stored step is checked again)."""
     policy = http.policy(request)
-    data = await _draft(request) or {}
-    needed = first_incomplete(policy, data, now=http.now())
+    draft = await _draft(request)
+    needed = check_all(policy, draft, now=http.now())
     if STEPS.index(needed) < STEPS.index(step):
-        return _redirect(needed)
-    return policy, data
+        return redirect_to_step(request, needed)
+    return policy, draft
 
 
 def _articles(request: Request, text: str) -> list[dict[str, Any]]:
@@ -192,34 +158,27 @@ def _suggested_types(request: Request, policy: Policy, text: str) -> list[Any]:
 
 async def describe(request: Request) -> Response:
     policy = http.policy(request)
-    data = await _draft(request) or {}
+    draft = await _draft(request)
     errors: dict[str, str] = {}
-    form: dict[str, str] = {"text": data.get("text", "")}
+    form: dict[str, str] = {"text": draft.text or request.query_params.get("text", "")[:2000]}
     if request.method == "POST":
-        submitted = await _form(request)
-        checked = check_describe(_plain(submitted))
-        form = _plain(submitted)
+        submitted = plain(await _form(request, "describe"))
+        checked = check_describe(draft, submitted)
+        form = submitted
         if checked.ok:
-            if checked.values["text"] != data.get("text"):
+            if checked.draft.text != draft.text and draft.done:
                 # a new problem: what was chosen for the old one no longer applies
-                if data.get("attachments"):
-                    dropped = await run_in_threadpool(
-                        drafts.clear_attachments,
-                        http.database(request),
-                        session_id(request),
-                        data["_id"],
-                    )
-                    await _remove_files(request, dropped)
-                data = {"_id": data.get("_id"), "done": []}
-            data.update(checked.values)
-            data["done"] = sorted(set(data.get("done") or []) | {"describe"})
-            await _save(request, data)
+                await _drop_attachments(request, draft)
+                checked = check_describe(Draft(id=draft.id), submitted)
+            draft = checked.draft
+            draft.finish("describe")
+            await _save(request, draft)
             await _event(request, "step", "choose")
-            return _redirect("choose")
+            return redirect_to_step(request, "choose")
         errors = checked.errors
     else:
         await _event(request, "step", "describe")
-    context = _context(request, policy, "describe", data, errors=errors, form=form)
+    context = _context(request, policy, "describe", draft, errors=errors, form=form)
     text = form.get("text", "")
     context.update(
         await suggestions(request, policy, text) if text else {"articles": [], "types": []}
@@ -231,6 +190,16 @@ async def describe(request: Request) -> Response:
         status_code=422 if errors else 200,
         no_store=True,
     )
+
+
+async def _drop_attachments(request: Request, draft: Draft) -> None:
+    """The draft's uploads are no longer asked for (its problem or type changed)."""
+    if draft.attachments:
+        dropped = await run_in_threadpool(
+            drafts.clear_attachments, http.database(request), session_id(request), draft.id
+        )
+        draft.attachments = {}
+        await _remove_files(request, dropped)
 
 
 async def suggestions(request: Request, policy: Policy, text: str) -> dict[str, Any]:
@@ -295,51 +264,36 @@ async def restart(request: Request) -> Response:
         drafts.discard, http.database(request), session_id(request), forget_uploads=True
     )
     await _remove_files(request, dropped)
-    return _redirect("describe")
+    return redirect_to_step(request, "describe")
 
 
 # --- step 2: choose --------------------------------------------------------------------
 
 
 async def choose(request: Request) -> Response:
-    guard = await _guard(request, "choose")
-    if isinstance(guard, Response):
-        return guard
-    policy, data = guard
+    checked_guard = await guard(request, "choose")
+    if isinstance(checked_guard, Response):
+        return checked_guard
+    policy, draft = checked_guard
     errors: dict[str, str] = {}
-    form = {
-        k: str(data.get(k) or "")
-        for k in ("request_type", "account", "email", "plan", "role", "version", "tz")
-    }
+    form = choose_form(draft)
     if request.method == "POST":
-        submitted = await _form(request)
-        form = _plain(submitted)
-        checked = check_choose(policy, form)
+        form = plain(await _form(request, "choose"))
+        checked = check_choose(policy, draft, form)
         if checked.ok:
-            if checked.values["request_type"] != data.get("request_type"):
-                data.pop("details", None)
-                data.pop("priority", None)
-                data.pop("accepted", None)
-                # the old type's attachments are not asked for any more
-                if data.pop("attachments", None):
-                    dropped = await run_in_threadpool(
-                        drafts.clear_attachments,
-                        http.database(request),
-                        session_id(request),
-                        data["_id"],
-                    )
-                    await _remove_files(request, dropped)
-            who = (checked.values.get("email"), checked.values.get("account"))
-            if who != (data.get("email"), data.get("account")):
+            new = checked.draft
+            if new.request_type != draft.request_type:
+                new.details, new.priority, new.accepted = {}, "", None
+                await _drop_attachments(request, new)  # the old type's files
+            if (new.email, new.account) != (draft.email, draft.account):
                 await _rotate_session(request)  # the draft now names a person
-            data.update(checked.values)
-            data["done"] = sorted(set(data.get("done") or []) | {"choose"})
-            await _save(request, data)
+            new.finish("choose")
+            await _save(request, new)
             await _event(request, "step", "coverage")
-            return _redirect("coverage")
+            return redirect_to_step(request, "coverage")
         errors = checked.errors
-    context = _context(request, policy, "choose", data, errors=errors, form=form)
-    context.update(await suggestions(request, policy, data["text"]))
+    context = _context(request, policy, "choose", draft, errors=errors, form=form)
+    context.update(await suggestions(request, policy, draft.text))
     shown = [a["hit"].slug for a in context["articles"]]
     if request.method == "GET":
         await run_in_threadpool(analytics.record_many, http.database(request), "suggested", shown)
@@ -354,35 +308,33 @@ async def choose(request: Request) -> Response:
 
 
 async def coverage_step(request: Request) -> Response:
-    guard = await _guard(request, "coverage")
-    if isinstance(guard, Response):
-        return guard
-    policy, data = guard
+    checked_guard = await guard(request, "coverage")
+    if isinstance(checked_guard, Response):
+        return checked_guard
+    policy, draft = checked_guard
     errors: dict[str, str] = {}
     if request.method == "POST":
-        submitted = await _form(request)
-        checked = check_coverage(policy, data, _plain(submitted))
+        checked = check_coverage(policy, draft, plain(await _form(request, "coverage")))
         if checked.ok:
-            data.update(checked.values)
-            data["done"] = sorted(set(data.get("done") or []) | {"coverage"})
-            await _save(request, data)
+            checked.draft.finish("coverage")
+            await _save(request, checked.draft)
             await _event(request, "step", "details")
-            return _redirect("details")
+            return redirect_to_step(request, "details")
         errors = checked.errors
-    cov = current_coverage(policy, data)
+    cov = current_coverage(policy, draft)
     kb = http.knowledge(request)
     context = _context(
         request,
         policy,
         "coverage",
-        data,
+        draft,
         errors=errors,
         coverage=cov,
-        request_type=policy.request_types[data["request_type"]],
-        plan=policy.plans[data["plan"]],
+        request_type=policy.request_types[draft.request_type],
+        plan=policy.plans[draft.plan],
         alternative=kb.article(cov.alternative) if cov.alternative else None,
         related=[a for a in (kb.article(s) for s in cov.articles) if a],
-        accepted=data.get("accepted") == acceptance_key(cov),
+        accepted=draft.accepted == acceptance_key(cov),
         rate_text=describe_rate(policy, cov.estimate.rate)
         if cov.estimate and cov.estimate.rate
         else "",
@@ -395,22 +347,21 @@ async def coverage_step(request: Request) -> Response:
 
 
 async def _store_uploads(
-    request: Request, policy: Policy, data: dict[str, Any], form: FormData, errors: dict[str, str]
+    request: Request, policy: Policy, draft: Draft, form: FormData, errors: dict[str, str]
 ) -> None:
     """Store the uploads of this POST, one per file detail of the request type: a new
     upload replaces the slot's old one and "remove" empties it, and the files the draft
     no longer holds are deleted at once (so a session never keeps more files than its
     request type asks for)."""
     settings = http.settings(request)
-    db, sid, draft_id = http.database(request), session_id(request), data.get("_id")
-    rt = policy.request_types[data["request_type"]]
-    attachments = dict(data.get("attachments") or {})
+    db, sid = http.database(request), session_id(request)
+    rt = policy.request_types[draft.request_type]
     for detail_id in rt.details:
         if DETAIL_FIELDS[detail_id].kind != "file":
             continue
         if form.get(f"remove_{detail_id}"):
-            attachments, dropped = await run_in_threadpool(
-                drafts.detach, db, sid, draft_id, detail_id
+            draft.attachments, dropped = await run_in_threadpool(
+                drafts.detach, db, sid, draft.id, detail_id
             )
             await _remove_files(request, dropped)
         item = form.get(f"detail_{detail_id}")
@@ -429,52 +380,48 @@ async def _store_uploads(
             errors[detail_id] = str(exc)
             continue
         try:
-            attachments, dropped = await run_in_threadpool(
-                drafts.attach, db, sid, draft_id, detail_id, stored
+            draft.attachments, dropped = await run_in_threadpool(
+                drafts.attach, db, sid, draft.id, detail_id, stored
             )
         except Exception:  # no row for it: the file must not stay either
             await _remove_files(request, [stored.id])
             raise
         await _remove_files(request, dropped)
-    data["attachments"] = attachments
 
 
 async def details(request: Request) -> Response:
-    guard = await _guard(request, "details")
-    if isinstance(guard, Response):
-        return guard
-    policy, data = guard
-    rt = policy.request_types[data["request_type"]]
+    checked_guard = await guard(request, "details")
+    if isinstance(checked_guard, Response):
+        return checked_guard
+    policy, draft = checked_guard
+    rt = policy.request_types[draft.request_type]
     errors: dict[str, str] = {}
-    form: dict[str, str] = {f"detail_{k}": v for k, v in (data.get("details") or {}).items()}
-    form["priority"] = data.get("priority") or ordinary_priority(policy, rt.id)
-    form["emergency"] = "yes" if data.get("emergency_claimed") else ""
+    form = details_form(draft)
+    form["priority"] = draft.priority or ordinary_priority(policy, rt.id)
     if request.method == "POST":
-        submitted = await _form(request, files=True)
-        form = _plain(submitted)
+        submitted = await _form(request, "details", files=True)
+        form = plain(submitted)
         upload_errors: dict[str, str] = {}
         try:
-            await _store_uploads(request, policy, data, submitted, upload_errors)
+            await _store_uploads(request, policy, draft, submitted, upload_errors)
         finally:
             await submitted.close()
-        checked: Checked = check_details(
-            policy, data, form, attachments=data.get("attachments"), now=http.now()
-        )
+        checked = check_details(policy, draft, form, now=http.now())
         errors = {**checked.errors, **upload_errors}
         # keep what was typed and what was attached, even when something must be fixed
-        data.update(checked.values)
+        draft = checked.draft
         if not errors:
-            data["done"] = sorted(set(data.get("done") or []) | {"details"})
-            await _save(request, data)
+            draft.finish("details")
+            await _save(request, draft)
             await _event(request, "step", "review")
-            return _redirect("review")
-        data["done"] = [s for s in data.get("done") or [] if s != "details"]
-        await _save(request, data)
+            return redirect_to_step(request, "review")
+        draft.reopen("details")
+        await _save(request, draft)
     context = _context(
         request,
         policy,
         "details",
-        data,
+        draft,
         errors=errors,
         form=form,
         request_type=rt,
@@ -496,7 +443,7 @@ async def details(request: Request) -> Response:
 
 def expected_response(
     policy: Policy,
-    data: dict[str, Any],
+    draft: Draft,
     decision: EmergencyDecision,
     now: dt.datetime,
     *,
@@ -507,65 +454,60 @@ def expected_response(
     emergency): the due moment and the same moment in the customer's time zone."""
     due = first_response_due(
         policy,
-        data["plan"],
+        draft.plan,
         priority or decision.priority,
         now,
         emergency=decision.accepted if emergency is None else emergency,
     )
     if due.at is None:
         return due, None
-    tz = zoneinfo.ZoneInfo(data.get("tz") or policy.provider.timezone)
+    tz = zoneinfo.ZoneInfo(draft.tz or policy.provider.timezone)
     local = due.at.astimezone(tz)
     return due, local.strftime("%a %-d %b, %H:%M")
 
 
-def review_context(policy: Policy, data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+def review_context(policy: Policy, draft: Draft, now: dt.datetime) -> dict[str, Any]:
     """What filing will do, as far as the policy alone decides. The anonymous wizard does
     not know the account (and must not reveal whether the sender is listed), so an
     accepted emergency is shown as provisional, with what happens otherwise; the emailed
     filing link shows the decision filing will make."""
-    rt = policy.request_types[data["request_type"]]
-    cov = current_coverage(policy, data)
+    rt = policy.request_types[draft.request_type]
+    cov = current_coverage(policy, draft)
     decision = expected_emergency(
         policy,
         rt.id,
-        data["plan"],
-        data.get("priority") or "",
-        claimed=bool(data.get("emergency_claimed")),
+        draft.plan,
+        draft.priority,
+        claimed=draft.emergency_claimed,
         now=now,
     )
-    due, due_local = expected_response(policy, data, decision, now)
+    due, due_local = expected_response(policy, draft, decision, now)
     otherwise: tuple[Due, str | None] | None = None
     if decision.provisional and decision.fallback_priority:
         otherwise = expected_response(
-            policy, data, decision, now, priority=decision.fallback_priority, emergency=False
+            policy, draft, decision, now, priority=decision.fallback_priority, emergency=False
         )
     return {
         "request_type": rt,
-        "plan": policy.plans[data["plan"]],
+        "plan": policy.plans[draft.plan],
         "coverage": cov,
         "decision": decision,
         "due": due,
         "due_local": due_local,
         "due_otherwise": otherwise[0] if otherwise else None,
         "due_otherwise_local": otherwise[1] if otherwise else None,
-        "version": check_version(policy, data.get("version")),
+        "version": check_version(policy, draft.version),
         "fields": [DETAIL_FIELDS[d] for d in rt.details],
     }
 
 
 async def review(request: Request) -> Response:
-    guard = await _guard(request, "review")
-    if isinstance(guard, Response):
-        return guard
-    policy, data = guard
-    now = http.now()
-    if request.method == "POST":
-        await _form(request)
-        # a new session id from here on (the draft goes along and is then discarded):
-        # whoever held the old cookie cannot follow the request being sent
-        await _rotate_session(request)
-        # everything was checked again by _guard: hand it over for verification
-        return await submit_reviewed(request, policy, data)
-    context = _context(request, policy, "review", data, **review_context(policy, data, now))
+    """The review page (GET). Sending it (POST) is filing's job: portal.tickets.views."""
+    checked_guard = await guard(request, "review")
+    if isinstance(checked_guard, Response):
+        return checked_guard
+    policy, draft = checked_guard
+    context = _context(
+        request, policy, "review", draft, **review_context(policy, draft, http.now())
+    )
     return render(request, "wizard/review.html", context, no_store=True)

@@ -6,11 +6,13 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import serious_violations
-from tests.conftest import LiveServer
+from tests.support.browser import serious_violations
+from tests.support.servers import LiveServer
 
 
-def test_typing_shows_live_results_and_url_follows(page: Page, live_server: LiveServer) -> None:
+def test_typing_shows_live_results_and_url_follows(
+    page: Page, console_errors: list[str], live_server: LiveServer
+) -> None:
     page.goto(live_server.url + "/search")
     box = page.get_by_label("What do you need help with?")
     box.press_sequentially("my mailbox does not recei", delay=30)
@@ -19,7 +21,7 @@ def test_typing_shows_live_results_and_url_follows(page: Page, live_server: Live
     expect(page).to_have_url(re.compile(r"/search\?q=my\+mailbox"), timeout=5000)
     # the page was not reloaded: the typed text is still in the box with focus
     expect(box).to_be_focused()
-    assert page.console_errors == []  # type: ignore[attr-defined]
+    assert console_errors == []
 
 
 def test_typo_tolerance_and_did_you_mean(page: Page, live_server: LiveServer) -> None:
@@ -39,14 +41,16 @@ def test_search_without_javascript(nojs_page: Page, live_server: LiveServer) -> 
     expect(nojs_page.locator(".result-count")).to_contain_text(" in ")
 
 
-def test_article_renders_with_breadcrumbs_and_related(page: Page, live_server: LiveServer) -> None:
+def test_article_renders_with_breadcrumbs_and_related(
+    page: Page, console_errors: list[str], live_server: LiveServer
+) -> None:
     page.goto(live_server.url + "/articles/email-not-working.html")
     expect(page.locator("h1")).to_have_text("Email not working")
     expect(page.get_by_role("navigation", name="Breadcrumb")).to_contain_text("Web hosting")
     expect(page.locator(".related")).to_be_visible()
     page.locator(".related a").first.click()
     expect(page.locator("h1")).not_to_have_text("Email not working")
-    assert page.console_errors == []  # type: ignore[attr-defined]
+    assert console_errors == []
 
 
 def test_keyboard_reaches_search_with_visible_focus(page: Page, live_server: LiveServer) -> None:

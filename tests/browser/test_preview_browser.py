@@ -2,66 +2,32 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import CONTENT, ROOT, free_port
+from tests.support.paths import CONTENT
+from tests.support.servers import start_server
 
 
 @pytest.fixture
 def preview_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
-    port = free_port()
     env = {
-        **os.environ,
         "PORTAL_BUILD_DIR": str(tmp_path / "build"),
         "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path}/portal.db",
         "PORTAL_SECRET_KEY": "preview-test",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "portal",
-            "serve",
-            "--reload",
-            "--content",
-            str(content),
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("preview server did not start") from None
-                time.sleep(0.2)
-        yield url, content
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    serve = [sys.executable, "-m", "portal", "serve", "--reload", "--content", str(content)]
+    with start_server(
+        env, command=lambda port: [*serve, "--port", str(port)], timeout=60
+    ) as server:
+        yield server.url, content
 
 
 def test_edit_reloads_the_open_tab(page: Page, preview_server: tuple[str, Path]) -> None:

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import serious_violations
-from tests.conftest import CONTENT, LiveServer, start_server, stop_server
-
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples" / "policies"
+from tests.support.browser import serious_violations
+from tests.support.paths import CONTENT, EXAMPLES
+from tests.support.servers import LiveServer, start_server
 
 
 @pytest.fixture(params=["js", "nojs"])
@@ -166,11 +165,9 @@ def test_mobile_layout_has_no_horizontal_scroll(browser: Browser, live_server: L
 def kolmisoft_server(
     demo_build: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    pack = EXAMPLES / "kolmisoft.yaml"
-    if not pack.exists():
-        pytest.skip("example packs not present")
+    pack = EXAMPLES / "kolmisoft" / "policy.yaml"
     var = tmp_path_factory.mktemp("kolmisoft-var")
-    server = start_server(
+    with start_server(
         {
             "PORTAL_POLICY": str(pack),
             "PORTAL_DATABASE_URL": f"sqlite:///{var}/portal.db",
@@ -178,9 +175,8 @@ def kolmisoft_server(
             "PORTAL_CONTENT_DIR": str(CONTENT),
             "PORTAL_SECRET_KEY": "kolmisoft-test",
         }
-    )
-    yield server
-    stop_server(server)
+    ) as server:
+        yield server
 
 
 def test_example_pack_kolmisoft(page: Page, kolmisoft_server: LiveServer) -> None:

@@ -1,4 +1,4 @@
-"""The IT Possible example pack (examples/policies/itpossible.yaml) through the engine.
+"""The IT Possible example pack (examples/itpossible/policy.yaml) through the engine.
 
 Each scenario restates a fact from the provider's support policy in our own words.
 """
@@ -13,11 +13,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kb.policy import Policy
+from kb.policy.answers import triage_answer
+from kb.policy.details import missing_details
+from kb.policy.directives import resolver
 from kb.policy.engine import (
+    ACCEPT_CHARGES,
     ROLE_NOT_ALLOWED,
     Facts,
+    Waiver,
     check_version,
     coverage,
+    describe_rate,
     estimate,
     first_response_due,
     gate_emergency,
@@ -25,7 +31,7 @@ from kb.policy.engine import (
     role_allowed,
 )
 
-PACK = Path(__file__).resolve().parents[2] / "examples" / "policies" / "itpossible.yaml"
+PACK = Path(__file__).resolve().parents[2] / "examples" / "itpossible" / "policy.yaml"
 JNB = ZoneInfo("Africa/Johannesburg")
 
 
@@ -86,8 +92,8 @@ def jnb(text: str) -> dt.datetime:
         pytest.param(
             "password-recovery",
             "authorised",
-            ROLE_NOT_ALLOWED,
-            id="restricted-requests-only-from-primary-or-secondary",
+            "included",
+            id="a-password-request-from-any-listed-address-is-accepted",
         ),
         pytest.param("complaint", None, "included", id="complaints-reach-a-supervisor"),
     ],
@@ -99,10 +105,14 @@ def test_coverage(policy: Policy, request_type: str, role: str | None, status: s
 
 
 def test_role_refusal_names_who_may_ask(policy: Policy) -> None:
-    result = coverage(policy, "password-recovery", Facts(plan="standard", role="authorised"))
+    result = coverage(policy, "account-cleanup", Facts(plan="standard", role="authorised"))
+    assert result.status == ROLE_NOT_ALLOWED
     assert "primary contact or secondary contact" in result.reason
-    assert role_allowed(policy, "password-recovery", "primary")
-    assert not role_allowed(policy, "password-recovery", "authorised")
+    assert "treats a clean-up as one of them" in result.note  # the portal's choice, said
+    assert role_allowed(policy, "account-cleanup", "primary")
+    assert not role_allowed(policy, "account-cleanup", "authorised")
+    # the policy asks only for a listed address for a password request
+    assert role_allowed(policy, "password-recovery", "authorised")
 
 
 def test_contacts(policy: Policy) -> None:
@@ -117,55 +127,117 @@ def test_contacts(policy: Policy) -> None:
     secondary = contacts.role("secondary")
     assert secondary is not None and "off-server" in secondary.description
     assert "closed automatically" in contacts.unlisted_text
+    assert resolver(policy)("contacts.unlisted") is not None
 
 
-def test_fault_reports_ask_for_the_required_details(policy: Policy) -> None:
-    # the exact error message, a screenshot, what you were doing and when it happened
-    for rt_id in ("login-problem", "upload-permissions", "email-not-working"):
-        details = policy.request_types[rt_id].details
-        assert {"error_message", "screenshot", "doing", "occurred_at"} <= set(details)
+# --- what to include: the error message, or a description with the time ------------------
+
+
+FAULT_REPORTS = [
+    "site-or-server-down",
+    "login-problem",
+    "upload-permissions",
+    "provider-config-problem",
+    "site-error-our-side",
+    "email-not-working",
+    "server-service-error",
+]
+
+
+@pytest.mark.parametrize(
+    ("given", "complete"),
+    [
+        pytest.param({"error_message"}, True, id="the-exact-error-message-will-do"),
+        pytest.param(
+            {"description", "occurred_at"},
+            True,
+            id="without-an-error-message-a-complete-description-with-the-time-will-suffice",
+        ),
+        pytest.param({"description"}, False, id="a-description-needs-the-time-of-occurrence"),
+        pytest.param({"screenshot", "doing"}, False, id="a-screenshot-alone-is-not-enough"),
+        pytest.param(set(), False, id="nothing-given"),
+    ],
+)
+def test_exact_error_message_or_a_complete_description_with_the_time(
+    policy: Policy, given: set[str], complete: bool
+) -> None:
+    for rt_id in FAULT_REPORTS:
+        rt = policy.request_types[rt_id]
+        extra = {d for d in rt.details if d in ("url", "mailbox")}  # the type's own detail
+        missing = missing_details(rt, given | extra)
+        assert (missing == {}) is complete, (rt_id, missing)
+        if not complete:
+            assert "exact error message" in missing["group-0"]
+        # a screenshot and what you were doing help, but are not required
+        assert {"screenshot", "doing"} <= set(rt.details)
+        assert "doing" in rt.optional_details
 
 
 # --- the advanced rate ------------------------------------------------------------------
 
 
-def test_advanced_rate_holds_one_value(policy: Policy) -> None:
+def test_advanced_rate_holds_one_value_and_says_which(policy: Policy) -> None:
     rate = policy.rates["advanced"]
     # the source says R380.00 in a heading and R340.00 in the text; the pack keeps 380
     assert (rate.amount, rate.currency) == (Decimal(380), "ZAR")
-    assert (rate.unit_minutes, rate.minimum_minutes, rate.in_advance) == (15, 15, True)
+    assert "R380.00" in rate.description and "R340.00" in rate.description
+    # "billed a minimum of 15 minutes in advance": a minimum, no billing unit
+    assert (rate.unit_minutes, rate.minimum_minutes, rate.in_advance) == (None, 15, True)
+    assert describe_rate(policy, rate) == "R380.00 per hour, minimum 15 minutes, paid in advance"
+    assert "unit" not in describe_rate(policy, rate)
     assert rate.waived_when == ("provider_settings",)
 
 
 @pytest.mark.parametrize(
     ("request_type", "low", "high"),
     [
-        pytest.param("user-code", "190.00", "760.00", id="half-an-hour-to-two-hours"),
-        # 12 minutes are billed as one 15-minute unit, 36 minutes as three
-        pytest.param("image-optimisation", "95.00", "285.00", id="rounding-to-15-minutes"),
-        pytest.param("mailing-lists", "95.00", "380.00", id="a-quarter-to-one-hour"),
-        # no effort range: the estimate shows the 15-minute minimum
+        # no effort range is published: the estimate is the 15-minute minimum, R95.00
+        pytest.param("user-code", "95.00", "95.00", id="own-code-help-minimum-15-minutes"),
+        pytest.param("image-optimisation", "95.00", "95.00", id="no-invented-effort-range"),
+        pytest.param("mailing-lists", "95.00", "95.00", id="no-invented-15-minute-units"),
         pytest.param("web-development", "95.00", "95.00", id="minimum-15-minutes"),
         pytest.param("account-cleanup", "112", "112", id="clean-up-fee-is-r112"),
     ],
 )
 def test_estimates(policy: Policy, request_type: str, low: str, high: str) -> None:
-    est = estimate(policy, policy.request_types[request_type])
+    rt = policy.request_types[request_type]
+    assert rt.effort_hours is None  # the time frame depends on the complexity
+    est = estimate(policy, rt)
     assert est is not None
     assert (est.low, est.high) == (Decimal(low), Decimal(high))
     assert est.currency == "ZAR"
+    if est.rate is not None:
+        assert "the total depends on the time the work takes" in est.text
 
 
 def test_fee_is_waived_when_our_settings_caused_the_error(policy: Policy) -> None:
     result = coverage(policy, "user-code", Facts(plan="standard"))
-    assert result.needs_acceptance
+    assert result.needs_acceptance and not result.quote_required
+    assert result.acceptance_text == ACCEPT_CHARGES
     assert "No charge if the error turns out to come from wrong system settings" in result.reason
-    assert "paid in advance" in result.reason
-
-
-def test_waiver_reason_keeps_the_provider_name(policy: Policy) -> None:
-    result = coverage(policy, "user-code", Facts(plan="standard"))
     assert "made by IT Possible" in result.reason
+    assert "paid in advance" in result.reason
+    assert "R340.00" in result.reason  # the customer is told about the two figures
+    assert result.waivers == (
+        Waiver(
+            "provider_settings",
+            "the error turns out to come from wrong system settings made by IT Possible",
+        ),
+    )
+    assert result.as_json()["waivers"] == [
+        {"id": "provider_settings", "text": result.waivers[0].text}
+    ]
+
+
+def test_amounts_are_written_like_the_policy_writes_them(policy: Policy) -> None:
+    assert resolver(policy)("rate.advanced.amount") == ("R380.00", False)
+    assert resolver(policy)("fee.account_cleanup") == ("R112.00", False)
+
+
+def test_installing_an_included_cms_does_not_include_customising_it(policy: Policy) -> None:
+    result = coverage(policy, "cms-install", Facts(plan="standard"))
+    assert result.status == "included"
+    assert "customising" in result.note
 
 
 # --- response times -------------------------------------------------------------------
@@ -178,7 +250,7 @@ def test_waiver_reason_keeps_the_provider_name(policy: Policy) -> None:
             "normal",
             "2026-01-17 23:00",
             "2026-01-18 02:00",
-            id="tickets-are-answered-at-weekends-within-3-hours",
+            id="tickets-are-answered-at-weekends-within-1-to-3-hours",
         ),
         pytest.param(
             "normal",
@@ -187,13 +259,10 @@ def test_waiver_reason_keeps_the_provider_name(policy: Policy) -> None:
             id="tickets-are-answered-on-public-holidays",
         ),
         pytest.param(
-            "low", "2026-03-27 22:30", "2026-03-28 01:30", id="paid-work-gets-a-first-answer-too"
-        ),
-        pytest.param(
             "emergency",
             "2026-01-01 00:10",
-            "2026-01-01 01:10",
-            id="emergency-voicemail-every-day-of-the-year",
+            "2026-01-01 03:10",
+            id="no-separate-emergency-response-time-the-1-to-3-hours-apply",
         ),
     ],
 )
@@ -201,6 +270,8 @@ def test_first_response_due(policy: Policy, priority: str, filed: str, due: str)
     result = first_response_due(policy, "standard", priority, jnb(filed))
     assert result.at == jnb(due)
     assert result.calendar.always_open
+    assert result.describe().startswith("1–3 hours")  # the policy's own range
+    assert result.opens_at == jnb(filed)  # tickets: 24 hours, 7 days a week
 
 
 def test_response_time_counts_real_hours_from_any_time_zone(policy: Policy) -> None:
@@ -209,7 +280,17 @@ def test_response_time_counts_real_hours_from_any_time_zone(policy: Policy) -> N
     due = first_response_due(policy, "standard", "normal", filed).at
     assert due is not None
     assert due.astimezone(dt.UTC) - filed.astimezone(dt.UTC) == dt.timedelta(hours=3)
-    assert policy.plans["standard"].reaction_text["normal"] == "1–3 h"
+    assert policy.plans["standard"].reaction_text["normal"] == "1–3 hours"
+    assert "does not take responsibility" in policy.plans["standard"].description
+
+
+def test_one_queue_first_come_first_served(policy: Policy) -> None:
+    # the policy has emergencies and one queue for everything else: no invented levels
+    assert list(policy.priorities) == ["emergency", "normal"]
+    assert {p for rt in policy.request_types.values() for p in rt.priorities} == {
+        "emergency",
+        "normal",
+    }
 
 
 # --- emergencies -----------------------------------------------------------------------
@@ -229,10 +310,13 @@ def test_a_broken_mailbox_is_not_an_emergency(policy: Policy) -> None:
     )
     assert not decision.accepted
     assert decision.counts_as_rejected
-    assert "completely unreachable" in decision.explanation
+    assert "actively down" in decision.explanation
 
 
-def test_emergency_line_abuse_is_not_tolerated(policy: Policy) -> None:
+def test_abuse_will_not_be_tolerated_but_no_rule_is_published(policy: Policy) -> None:
+    e = policy.emergency
+    assert e is not None and e.max_rejected == 0
+    assert "not tolerated" in e.abuse_text and "no rule" in e.abuse_text
     claims = [jnb("2026-04-01"), jnb("2026-04-10"), jnb("2026-04-20")]
     decision = gate_emergency(
         policy,
@@ -243,8 +327,7 @@ def test_emergency_line_abuse_is_not_tolerated(policy: Policy) -> None:
         rejected_claims=claims,
         now=jnb("2026-05-01"),
     )
-    assert decision.flag_ignored
-    assert decision.ignored_until == jnb("2026-05-20")
+    assert decision.accepted and not decision.flag_ignored
 
 
 def test_emergency_instructions_mention_the_voicemail(policy: Policy) -> None:
@@ -260,14 +343,36 @@ def test_provider_addresses(policy: Policy) -> None:
     assert policy.provider.support_email == "support@itpossible.com"
     assert policy.provider.supervisor_email == "complaint@itpossible.com"
     assert policy.provider.currency == "ZAR"
+    email = next(c for c in policy.provider.channels if c.id == "email")
+    assert email.address == "support@itpossible.com"
+    assert "lost password" in email.description and "charged" in email.description
 
 
 def test_single_plan_without_versions_or_persistence(policy: Policy) -> None:
     assert list(policy.plans) == ["standard"]
     assert check_version(policy, "1.0") is None
+    assert policy.plans["standard"].when_ended is None
     assert plan_for_ticket(policy, "standard", "standard") == "standard"
     assert "Dedicated servers are not covered" in policy.plans["standard"].description
 
 
-def test_nothing_is_routed_upstream(policy: Policy) -> None:
-    assert all(rt.routing == "own" for rt in policy.request_types.values())
+def test_complaints_reach_a_supervisor_directly(policy: Policy) -> None:
+    assert policy.request_types["complaint"].routing == "supervisor"
+    others = {rt.routing for rt in policy.request_types.values() if rt.id != "complaint"}
+    assert others == {"own"}
+
+
+def test_triage_answer_carries_the_contract(policy: Policy) -> None:
+    answer = triage_answer(
+        policy, [("user-code", 1.0)], Facts(plan="standard"), jnb("2026-05-01 10:00")
+    )
+    cov = answer["request_types"][0]["coverage"]
+    assert cov["rate"] == {
+        "amount": "380",
+        "currency": "ZAR",
+        "unit_minutes": None,
+        "minimum_minutes": 15,
+    }
+    assert cov["quote_required"] is False and cov["estimate"]["low"] == "95.00"
+    assert answer["first_response_due"] == jnb("2026-05-01 13:00").isoformat()
+    assert answer["support_opens_at"] == jnb("2026-05-01 10:00").isoformat()

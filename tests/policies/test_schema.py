@@ -20,17 +20,21 @@ BUILT_BY_HAND: dict[str, tuple[type, dict[str, set[str]]]] = {
     "calendars": (
         Calendar,
         {
-            "hours": {"weekly"},
+            "hours": {"weekly", "published"},
             "holidays": {"holiday_country", "holiday_subdivision", "extra_closed", "holiday_hours"},
         },
     ),
     "request_types": (RequestType, {"coverage": {"coverage", "default_coverage"}}),
-    "emergency": (Emergency, {"abuse": {"max_rejected", "window_days", "ignore_days"}}),
+    "emergency": (
+        Emergency,
+        {"abuse": {"max_rejected", "window_days", "ignore_days", "abuse_text"}},
+    ),
 }
 
 
 def _fields(model: type) -> set[str]:
-    return {f.name for f in dataclasses.fields(model)}  # type: ignore[arg-type]
+    assert dataclasses.is_dataclass(model)
+    return {f.name for f in dataclasses.fields(model)}
 
 
 @pytest.mark.parametrize("section", SECTIONS, ids=lambda s: s.name)
@@ -62,7 +66,9 @@ def test_a_missing_reference_block_is_an_error() -> None:
 def test_the_generated_table_lists_each_key_with_its_default() -> None:
     page = (ROOT / "docs/policy.md").read_text("utf-8")
     block = page[page.index(start_marker("rates")) : page.index(end_marker("rates"))]
-    assert "| `unit_minutes` | whole number, above 0 | `60` |" in block
+    # no unit is invented: without unit_minutes, time is not rounded to any unit
+    assert "| `unit_minutes` | whole number, above 0 | none (no unit stated" in block
+    assert "| `amount` | amount | none (priced on request) |" in block
     assert "| `name` | text | the id |" in block
     assert [row.split("`")[1] for row in block.splitlines() if row.startswith("| `")] == [
         key.name for key in schema.RATE_ITEM.keys
@@ -165,7 +171,7 @@ MORE_CASES = [
     ),
     pytest.param(
         edit("    rate: hourly", f"    rate: hourly\n    routing: sideways  {MARK}"),
-        "unknown routing 'sideways' (one of own, upstream)",
+        "unknown routing 'sideways' (one of own, upstream, supervisor)",
         id="unknown-routing-names-the-value",
     ),
     pytest.param(
@@ -176,6 +182,55 @@ MORE_CASES = [
         ).replace("    details: [description]", "    details: [description]\n    restricted: true"),
         "unknown contact role 'boss'",
         id="unknown-restricted-role-once-not-per-restricted-type",
+    ),
+    pytest.param(
+        edit(
+            "    coverage: {default: included}\n    details: [description]",
+            f"    coverage: {{default: not_in_plan}}  {MARK}\n    details: [description]",
+        ),
+        "no plan includes or charges for it: write unsupported (not offered)",
+        id="not-in-plan-with-no-plan-offering-it-is-not-offered",
+    ),
+    pytest.param(
+        edit(
+            "    details: [description]",
+            f"    details: [description]\n    optional_details: [screenshot]  {MARK}",
+        ),
+        "'screenshot' is not one of this type's details",
+        id="optional-details-must-be-asked",
+    ),
+    pytest.param(
+        edit(
+            "    details: [description]",
+            "    details: [description]\n"
+            f"    detail_groups: [{{options: [[description]]}}]  {MARK}",
+        ),
+        "options must list at least two options",
+        id="a-detail-group-needs-two-options",
+    ),
+    pytest.param(
+        edit(
+            "    details: [description]",
+            f"    details: [description]\n    routing: supervisor  {MARK}",
+        ),
+        "routing: supervisor needs provider.supervisor_email",
+        id="supervisor-routing-needs-the-address",
+    ),
+    pytest.param(
+        edit(
+            "    reaction: {high: 4, low: 16}",
+            f"    reaction: {{high: 4, low: 16}}\n    when_ended: {{plan: basic}}  {MARK}",
+        ),
+        "a plan cannot fall back to itself",
+        id="a-plan-cannot-fall-back-to-itself",
+    ),
+    pytest.param(
+        edit(
+            "    reaction: {high: 4, low: 16}",
+            f"    reaction: {{high: 4, low: 16}}\n    when_ended: {{plan: gold}}  {MARK}",
+        ),
+        "unknown plan 'gold'",
+        id="when-ended-names-a-plan-or-none",
     ),
 ]
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import threading
 import time
 from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.support.servers import free_port
+
+BASE_URL = "https://support.harbor.example"  # PORTAL_BASE_URL of the ticket tests
 
 
 class Inbox:
@@ -19,8 +24,9 @@ class Inbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
         with self.lock:
-            self.messages.append(message)  # type: ignore[arg-type]
+            self.messages.append(message)
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -28,6 +34,7 @@ class Inbox:
             return [m for m in self.messages if address in str(m["To"])]
 
     def wait_for(self, address: str, count: int = 1, timeout: float = 15.0) -> list[EmailMessage]:
+        """The mails to ``address`` once there are at least ``count`` of them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.to(address)
@@ -42,10 +49,10 @@ class Inbox:
 
 
 class MailServer:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.inbox = Inbox()
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=port)
-        self.port = port
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> MailServer:
         self.controller.start()
@@ -62,3 +69,10 @@ class MailServer:
 def body(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     return str(part.get_content()) if part else ""
+
+
+def link_in(message: EmailMessage, base: str = BASE_URL) -> str:
+    """The path of the first link to ``base`` in the mail's text."""
+    match = re.search(re.escape(base) + r"/(\S+)", body(message))
+    assert match, body(message)
+    return "/" + match.group(1)

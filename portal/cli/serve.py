@@ -1,0 +1,35 @@
+"""``portal serve``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from portal.cli.common import pass_settings
+from portal.config import Settings
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default: $PORTAL_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default: $PORTAL_PORT).")
+@click.option("--workers", type=int, default=1, show_default=True)
+@click.option(
+    "--reload",
+    "live",
+    is_flag=True,
+    help="Live preview for editors: watch content, rebuild, reload open tabs; drafts shown.",
+)
+@pass_settings(content=True, policy=True, out=True)
+def serve(settings: Settings, host: str | None, port: int | None, workers: int, live: bool) -> None:
+    """Serve the portal with uvicorn (builds the knowledge base first if needed)."""
+    from portal import serving
+
+    settings = dataclasses.replace(settings, host=host or settings.host, port=port or settings.port)
+    if live:
+        settings = serving.live_preview(settings)
+        click.echo(
+            f"Live preview of {settings.content_dir} on http://{settings.host}:{settings.port}/ "
+            "(drafts shown; pages reload when files change)"
+        )
+    serving.run(settings, workers=1 if live else workers)
