@@ -397,9 +397,22 @@ def task_search(args: dict[str, Any]) -> dict[str, Any]:
 
         return run
 
+    def typing(searcher: Any) -> Callable[[str], tuple[int, int]]:
+        """The same query while its last word is still being typed (its first four
+        letters, when it has more than five): search as you type."""
+
+        def run(q: str) -> tuple[int, int]:
+            *first, last = q.split()
+            partial = " ".join([*first, last[:4] if len(last) > 5 else last])
+            r = searcher.search(partial, limit=10)
+            return len(r.hits), r.total
+
+        return run
+
     timers = []
     for name, searcher in searchers.items():
         timers += [_Timer(name, default(searcher)), _Timer(f"{name}_bare", bare(searcher))]
+        timers.append(_Timer(f"{name}_typing", typing(searcher)))
     fts_info: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="kb-bench-fts-") as tmp:
         con = None

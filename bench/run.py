@@ -773,7 +773,9 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
         "after a warm-up; the engines run interleaved in one process, on their own builds "
         "of the same content. *whoosh*/*tantivy* = `Searcher.search(q, limit=10)` with "
         "default options (snippets and category facets); *bare* = `snippets=False, "
-        "facets=False`; *FTS5* = SQLite FTS5 (porter tokenizer) on title, summary and the "
+        "facets=False`; *last word typed half* = default options with the last word cut "
+        "to its first four letters when it has more than five (search as you type: it is "
+        "completed as a prefix); *FTS5* = SQLite FTS5 (porter tokenizer) on title, summary and the "
         "rendered body text, `snippet()` + `bm25()`, the words quoted and OR-ed. Every "
         "query is distinct; there is no result cache (the Whoosh engine keeps decoded "
         "postings per index generation, bounded).",
@@ -785,8 +787,10 @@ def render_report(sections: list[Section], cfg: Config, elapsed: float, argv: li
     labels = {
         "whoosh": "whoosh",
         "whoosh_bare": "whoosh, bare",
+        "whoosh_typing": "whoosh, last word typed half",
         "tantivy": "tantivy",
         "tantivy_bare": "tantivy, bare",
+        "tantivy_typing": "tantivy, last word typed half",
         "fts5": "FTS5",
     }
     for s in sections:

@@ -55,7 +55,7 @@ def ensure_built(settings: Settings) -> bool:
     """Build the knowledge base when there is no usable build (first start, or a
     missing or corrupted index). Returns True when it had to build."""
     gen = layout.current_generation(settings.build_dir)
-    if gen is not None and search.is_valid_index(gen / layout.INDEX):
+    if gen is not None and search.is_valid_index(gen / layout.INDEX, settings.search_engine):
         return False
     from portal.kb.building import build_from_settings
 

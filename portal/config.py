@@ -84,6 +84,14 @@ def _flag_text(value: bool) -> str:
     return "1" if value else "0"
 
 
+def _engine(text: str) -> str:
+    """A search engine name that is installed (kb.search raises with the install hint)."""
+    from kb.search import get_engine
+
+    get_engine(text)
+    return text
+
+
 def _hosts(text: str) -> tuple[str, ...]:
     return tuple(h.strip() for h in text.split(",") if h.strip())
 
@@ -266,6 +274,21 @@ class Settings:
         "365",
         "`portal check --stale` lists articles not updated for this many days.",
         int,
+    )
+    search_engine: str = setting(
+        "PORTAL_SEARCH_ENGINE",
+        "whoosh",
+        "Search engine of the index: `whoosh` (pure Python) or `tantivy` "
+        "(`pip install support-portal[tantivy]`); a change rebuilds the index at start.",
+        _engine,
+    )
+    static_search: bool = setting(
+        "PORTAL_STATIC_SEARCH",
+        "1",
+        "1: `portal build` also writes a client-side (Pagefind) index and `search.html`, "
+        "so the built site searches on any static host.",
+        _flag,
+        _flag_text,
     )
     host: str = setting("PORTAL_HOST", "127.0.0.1", "Address `portal serve` listens on.", str)
     port: int = setting("PORTAL_PORT", "8000", "Port `portal serve` listens on.", int)

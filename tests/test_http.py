@@ -101,3 +101,14 @@ def test_healthz(client: TestClient) -> None:
     data = client.get("/healthz").json()
     published = len(content.load(CONTENT).published())
     assert data["status"] == "ok" and data["articles"] == published  # every one indexed
+
+
+def test_a_weak_search_offers_topics_articles_and_ask_us(client: TestClient) -> None:
+    """No dead ends: "ssl certificate" finds little in the demo KB; the page offers the
+    closest topics, the most helpful articles and "Ask us" with the words filled in."""
+    page = client.get("/search", params={"q": "ssl certificate"})
+    assert page.status_code == 200
+    assert 'class="no-dead-end"' in page.text
+    assert "/request?text=ssl%20certificate" in page.text
+    asked = client.get("/request", params={"text": "ssl certificate"})
+    assert ">ssl certificate</textarea>" in asked.text

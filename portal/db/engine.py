@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,9 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # a Database dropped without dispose() still closes its pooled connections (a
+        # PostgreSQL connection collected while open is a leak psycopg warns about)
+        weakref.finalize(self, self.engine.dispose)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # set when migrations could not run (database down at start): retried before
         # the next session, so the portal heals without a restart

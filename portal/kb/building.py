@@ -40,6 +40,8 @@ def build_options(
         directive=resolver(policy) if policy else None,
         directive_digest=policy.digest if policy else "",
         preview=preview,
+        search_engine=settings.search_engine,
+        static_search=settings.static_search,
     )
 
 

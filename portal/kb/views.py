@@ -15,7 +15,7 @@ from starlette.responses import (
     Response,
 )
 
-from kb.search import SearchResult
+from kb.search import SearchResult, closest_categories
 from portal import analytics, api, http, offload
 from portal.templating import is_htmx, render
 
@@ -115,11 +115,20 @@ async def search_page(request: Request) -> Response:
         await _record_failed(request, result)
     manifest = http.knowledge(request).manifest()
     titles = {c["slug"]: c["title"] for c in manifest.get("categories", [])}
-    context = {
+    context: dict[str, Any] = {
         "result": result,
         "category": request.query_params.get("category", ""),
         "category_titles": titles,
+        "closest_categories": [],
+        "helpful": [],
     }
+    if result.query and result.weak:  # no dead ends: where to look next, or ask us
+        context["closest_categories"] = closest_categories(
+            result.query, manifest.get("categories", []), result.facets
+        )
+        by_slug = {a["slug"]: a for a in manifest.get("articles", [])}
+        popular = [by_slug[s] for s in manifest.get("popular", []) if s in by_slug]
+        context["helpful"] = popular[:5]
     return render(request, "search.html", context, block="results")
 
 
