@@ -45,6 +45,7 @@ class Report:
     deflected: int
     ready: int
     failed_searches: list[tuple[str, int]]
+    unclicked_searches: list[tuple[str, int]]  # found something, but nobody opened a hit
     deflecting_articles: list[tuple[str, int]]
     shown_articles: list[tuple[str, int]]
     steps: list[tuple[str, int, int]]  # step, reached, abandoned there
@@ -61,6 +62,7 @@ class Report:
             "deflection_rate": round(self.deflection_rate, 4),
             "ready": self.ready,
             "failed_searches": self.failed_searches,
+            "unclicked_searches": self.unclicked_searches,
             "deflecting_articles": self.deflecting_articles,
             "suggested_articles": self.shown_articles,
             "steps": [{"step": s, "reached": n, "abandoned": a} for s, n, a in self.steps],
@@ -86,6 +88,8 @@ def report(db: Database, *, top: int = 10) -> Report:
         deflected = counts("deflected")
         deflected_at = counts("deflected_at")
         failed = counts("search_no_results")
+        searched = counts("search")  # settled searches that found something
+        clicked = counts("search_click")  # a hit opened from such a search
         shown = counts("suggested")
         ready = sum(counts("ready").values())
     steps = []
@@ -98,6 +102,7 @@ def report(db: Database, *, top: int = 10) -> Report:
         deflected=sum(deflected.values()),
         ready=ready,
         failed_searches=failed.most_common(top),
+        unclicked_searches=(searched - clicked).most_common(top),
         deflecting_articles=deflected.most_common(top),
         shown_articles=shown.most_common(top),
         steps=steps,

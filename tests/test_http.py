@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from kb import content
@@ -112,3 +113,23 @@ def test_a_weak_search_offers_topics_articles_and_ask_us(client: TestClient) -> 
     assert "/request?text=ssl%20certificate" in page.text
     asked = client.get("/request", params={"text": "ssl certificate"})
     assert ">ssl certificate</textarea>" in asked.text
+
+
+def test_report_lists_searches_whose_results_nobody_opened(
+    client: TestClient, app: Starlette
+) -> None:
+    """A settled search that found articles counts until someone opens a hit from it."""
+    from portal import analytics
+
+    db = app.state.db
+    before = dict(analytics.report(db, top=100).unclicked_searches)
+    for query in ("mailbox quota", "mailbox quota", "reset password"):
+        assert client.get("/search", params={"q": query}).status_code == 200
+    page = client.get("/search", params={"q": "reset password"})
+    href = next(h for h in page.text.split('href="')[1:] if "?searched=" in h).split('"')[0]
+    assert client.get(href.replace("&amp;", "&")).status_code == 200  # one hit opened
+    after = dict(analytics.report(db, top=100).unclicked_searches)
+    assert after.get("mailbox quota", 0) - before.get("mailbox quota", 0) == 2
+    # two settled "reset password" searches, one opened hit (a click without a search
+    # before it still counts against one)
+    assert after.get("reset password", 0) - before.get("reset password", 0) == 1

@@ -50,7 +50,9 @@ def test_plans_and_coverage_pages_come_from_the_policy(own_content: Path, tmp_pa
         assert plans.status_code == 200
         assert "EUR 333 per month" in plans.text
         assert "Software Care" in plans.text and "Mon–Fri 08:00–18:00" in plans.text
-        assert "Closed on public holidays in Germany, 24 December and 31 December" in plans.text
+        # the dates of the next 12 months, with the rule they come from
+        assert "(public holidays in Germany, 24 December and 31 December)." in plans.text
+        assert "Closed on public holidays" not in plans.text
         coverage = client.get("/coverage")
         assert coverage.status_code == 200
         row = coverage.text.split("Configure a firewall", 1)[1].split("</tr>", 1)[0]
@@ -68,7 +70,13 @@ def test_triage_api(client: TestClient) -> None:
             "at": "2026-11-20T17:30+01:00",
         },
     ).json()
-    assert set(data) == {"request_types", "articles", "first_response_due"}
+    assert set(data) == {
+        "request_types",
+        "articles",
+        "first_response_due",
+        "first_response_text",
+        "support_opens_at",
+    }
     top = data["request_types"][0]
     assert top["id"] == "script-help"
     assert set(top) == {"id", "title", "score", "coverage"}
@@ -81,6 +89,9 @@ def test_triage_api(client: TestClient) -> None:
         "minimum_minutes": 15,
     }
     assert cov["fee"] is None
+    assert cov["quote_required"] is False
+    assert cov["acceptance_text"]
+    assert isinstance(cov["waivers"], list)
     assert data["articles"][0] == {
         "slug": "script-and-code-help",
         "title": data["articles"][0]["title"],
@@ -88,6 +99,8 @@ def test_triage_api(client: TestClient) -> None:
     }
     # low priority: 40 business hours from Friday 17:30: 0.5 + 10 + 10 + 10 + 9.5 -> Thursday
     assert data["first_response_due"] == "2026-11-26T17:30:00+01:00"
+    assert data["first_response_text"]
+    assert data["support_opens_at"] == "2026-11-20T17:30:00+01:00"  # open when filed
 
 
 @pytest.mark.parametrize(
@@ -149,6 +162,25 @@ def test_triage_cli_alternative_policy_file(tmp_path: Path, demo_settings: Setti
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["request_types"]
+
+
+def test_triage_cli_gives_the_policy_words_when_no_time_is_promised(
+    demo_settings: Settings,
+) -> None:
+    pack = Path(__file__).resolve().parent.parent / "examples" / "hsphere" / "policy.yaml"
+    if not pack.exists():
+        pytest.skip("example packs not present")
+    args = ["triage", "general question about my hosting", "--policy", str(pack)]
+    args += ["--plan", "regular", "--at", "2026-11-20T12:00:00+00:00"]
+    result = CliRunner().invoke(main, [*args, "--json", "--out", str(demo_settings.build_dir)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["request_types"][0]["coverage"]["status"] == "included"
+    assert data["first_response_due"] is None  # the Regular plan promises no time
+    assert "No response time is promised" in data["first_response_text"]
+    assert data["support_opens_at"] is not None
+    text = CliRunner().invoke(main, [*args, "--out", str(demo_settings.build_dir)])
+    assert "No response time is promised" in text.output
 
 
 def test_triage_cli_rejects_unknown_plan(demo_settings: Settings) -> None:

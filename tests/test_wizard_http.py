@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from portal import analytics
+from portal.app import create_app
 from portal.config import Settings
 from tests.support.forms import csrf, post
+from tests.support.paths import CONTENT
 from tests.support.wizard import choose, describe, png
 
 
@@ -60,7 +65,7 @@ def test_billable_request_must_accept_charges(browser_client: TestClient) -> Non
     assert "€50.00–€200.00" in page
     refused = post(c, "/request/coverage", {})
     assert refused.status_code == 422
-    assert "Tick “I accept the charges”" in refused.text
+    assert "Tick “I accept the charges described above”" in refused.text
     # skipping ahead without accepting goes back to coverage
     assert (
         c.get("/request/details", follow_redirects=False).headers["location"] == "/request/coverage"
@@ -328,3 +333,41 @@ def test_report_cli(
         "details",
         "review",
     ]
+
+
+def test_work_priced_on_request_asks_for_a_quote_and_shows_the_note(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    policy_file = content / "policy.yaml"
+    text = policy_file.read_text()
+    text = text.replace("    amount: 100\n    unit_minutes: 15\n    minimum_minutes: 15\n", "", 1)
+    text = text.replace(
+        "    details: [url, error_message, doing]\n",
+        "    details: [url, error_message, doing]\n"
+        "    note: Send us the script's repository address.\n",
+        1,
+    )
+    policy_file.write_text(text)
+    settings = Settings.from_env(
+        database_url=f"sqlite:///{tmp_path}/portal.db",
+        upload_dir=tmp_path / "uploads",
+        content_dir=content,
+        policy_file=policy_file,
+        build_dir=tmp_path / "build",
+        secret_key="s",
+        allowed_hosts=("testserver",),
+    )
+    with TestClient(create_app(settings)) as c:
+        describe(c, "my php script has a bug")
+        choose(c, "script-help")
+        page = c.get("/request/coverage").text
+        assert "Send us the script&#39;s repository address." in page
+        assert "I want a quote before any work starts" in page
+        assert "I accept the charges" not in page
+        assert "<dt>Rate</dt>" not in page and "<dt>Estimate</dt>" not in page
+        assert "the cause turns out to be on our side" in page  # a waiver to claim
+        refused = post(c, "/request/coverage", {})
+        assert refused.status_code == 422
+        assert "Tick “I want a quote before any work starts”" in refused.text
+        ok = post(c, "/request/coverage", {"accept_charges": "yes"})
+        assert ok.headers["location"] == "/request/details"

@@ -133,6 +133,7 @@ def report(settings: Settings, top: int, as_json: bool) -> None:
         click.echo(f"  {step:<9} reached {reached:>6}   abandoned {abandoned:>6}")
     sections = (
         ("Searches that found nothing (write these articles next):", result.failed_searches),
+        ("Searches whose results nobody opened (improve these):", result.unclicked_searches),
         ("Articles that solved problems most often:", result.deflecting_articles),
         ("Articles suggested most often:", result.shown_articles),
     )

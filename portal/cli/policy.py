@@ -60,5 +60,9 @@ def triage(
         click.echo(f"         {cov['reason']}")
     if result["first_response_due"]:
         click.echo(f"first response due: {result['first_response_due']}")
+    elif result["first_response_text"]:
+        click.echo(f"first response: {result['first_response_text']}")
+        if result["support_opens_at"]:
+            click.echo(f"support next opens: {result['support_opens_at']}")
     for article in result["articles"]:
         click.echo(f"article: {article['title']}  {article['url']}")

@@ -69,6 +69,10 @@ async def site_file(request: Request) -> Response:
     page = kb.file(rel)
     if page is None:
         return not_found(request)
+    searched = request.query_params.get("searched", "")[:_MAX_Q]
+    if match and searched.strip():  # a hit opened from the search page (portal report)
+        db = http.database(request)
+        await run_in_threadpool(analytics.record, db, "search_click", analytics.scrub(searched))
     return _serve(page)
 
 
@@ -100,19 +104,21 @@ def _search(request: Request, limit: int, *, facets: bool = True) -> SearchResul
     )
 
 
-async def _record_failed(request: Request, result: SearchResult) -> None:
-    """Searches that found nothing tell editors what to write next (scrubbed)."""
-    if result.total == 0 and len(result.query) >= 3:
+async def _record_failed(request: Request, result: SearchResult, *, settled: bool = False) -> None:
+    """Searches that found nothing tell editors what to write next, and settled searches
+    whose hits nobody opens what to improve (scrubbed; see ``portal report``)."""
+    if len(result.query) < 3:
+        return
+    kind = "search_no_results" if result.total == 0 else "search" if settled else ""
+    if kind:
         db = http.database(request)
-        await run_in_threadpool(
-            analytics.record, db, "search_no_results", analytics.scrub(result.query)
-        )
+        await run_in_threadpool(analytics.record, db, kind, analytics.scrub(result.query))
 
 
 async def search_page(request: Request) -> Response:
     result = await offload.run(_search, request, 10)
     if not is_htmx(request):  # typing produces partial words; count settled searches
-        await _record_failed(request, result)
+        await _record_failed(request, result, settled=True)
     manifest = http.knowledge(request).manifest()
     titles = {c["slug"]: c["title"] for c in manifest.get("categories", [])}
     context: dict[str, Any] = {

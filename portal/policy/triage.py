@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kb.policy import Policy
-from kb.policy.engine import Coverage, Facts, coverage, first_response_due
+from kb.policy.answers import triage_answer
+from kb.policy.engine import Facts
 from kb.policy.suggest import suggest
 from kb.search import Searcher
 
@@ -49,28 +50,17 @@ def triage(
     plan = request.plan or next(iter(policy.plans))
     facts = Facts(plan=plan, version=request.version, role=request.role)
     suggestions = suggest(policy, request.text, synonyms=synonyms, limit=limit)
-    types: list[dict[str, Any]] = []
-    covers: list[Coverage] = []
-    for s in suggestions:
-        c = coverage(policy, s.request_type.id, facts)
-        covers.append(c)
-        types.append(
-            {
-                "id": s.request_type.id,
-                "title": s.request_type.title,
-                "score": round(s.score, 3),
-                "coverage": c.as_json(),
-            }
-        )
+    filed_at = request.at or dt.datetime.now(dt.UTC)
+    ranked = [(s.request_type.id, s.score) for s in suggestions]
+    answer = triage_answer(policy, ranked, facts, filed_at)
     articles: list[dict[str, str]] = []
     if searcher is not None and request.text.strip():
         result = searcher.search(request.text, limit=3, snippets=False, facets=False)
         articles = [{"slug": h.slug, "title": h.title, "url": "/" + h.url} for h in result.hits]
-    due = None
-    if suggestions and covers[0].can_continue:
-        top = suggestions[0].request_type
-        priority = top.default_priority or next(iter(policy.priorities))
-        filed_at = request.at or dt.datetime.now(dt.UTC)
-        d = first_response_due(policy, plan, priority, filed_at)
-        due = d.at.isoformat() if d.at else None
-    return {"request_types": types, "articles": articles, "first_response_due": due}
+    return {
+        "request_types": answer["request_types"],
+        "articles": articles,
+        "first_response_due": answer["first_response_due"],
+        "first_response_text": answer["first_response_text"],
+        "support_opens_at": answer["support_opens_at"],
+    }

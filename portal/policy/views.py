@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kb.policy.calendar import describe_holidays
-from kb.policy.directives import STATUS_LABELS
+from kb.policy import pages
 from kb.policy.engine import describe_rate, money
 from portal import api, http, inputs, offload
 from portal.policy.triage import TriageRequest, triage
@@ -19,17 +19,10 @@ MAX_BODY = 16 * 1024
 
 async def plans_page(request: Request) -> Response:
     policy = http.policy(request)
-    calendars = {
-        plan.id: (
-            policy.calendars[plan.calendar],
-            describe_holidays(policy.calendars[plan.calendar]),
-            policy.calendars[plan.emergency_calendar] if plan.emergency_calendar else None,
-        )
-        for plan in policy.plans.values()
-    }
+    today = http.now().astimezone(ZoneInfo(policy.provider.timezone)).date()
     context = {
         "policy": policy,
-        "calendars": calendars,
+        "plans": pages.plan_views(policy, today),
         "rate_texts": {r.id: describe_rate(policy, r) for r in policy.rates.values()},
         "fee_texts": {f.id: money(policy, f.amount, f.currency) for f in policy.fees.values()},
     }
@@ -40,10 +33,15 @@ async def coverage_page(request: Request) -> Response:
     policy = http.policy(request)
     groups = policy.request_type_groups()
     kb = http.knowledge(request)
+    cells = {
+        (rt.id, plan_id): pages.coverage_cell(policy, rt.id, plan_id)
+        for rt in policy.request_types.values()
+        for plan_id in policy.plans
+    }
     return render(
         request,
         "coverage.html",
-        {"policy": policy, "groups": groups, "labels": STATUS_LABELS, "kb": kb},
+        {"policy": policy, "groups": groups, "cells": cells, "kb": kb},
     )
 
 
@@ -53,8 +51,11 @@ RATE: api.Schema = {
     "properties": {
         "amount": {"type": "string", "description": "per hour, a decimal number"},
         "currency": {"type": "string"},
-        "unit_minutes": {"type": "integer"},
-        "minimum_minutes": {"type": "integer"},
+        "unit_minutes": {
+            "type": ["integer", "null"],
+            "description": "the billing unit; null when the provider states none",
+        },
+        "minimum_minutes": {"type": "integer", "description": "0 when none is stated"},
     },
 }
 FEE: api.Schema = {
@@ -75,7 +76,17 @@ ESTIMATE: api.Schema = {
 }
 COVERAGE: api.Schema = {
     "type": "object",
-    "required": ["status", "reason", "rate", "fee"],
+    "required": [
+        "status",
+        "reason",
+        "rate",
+        "fee",
+        "quote_required",
+        "estimate",
+        "note",
+        "waivers",
+        "acceptance_text",
+    ],
     "properties": {
         "status": {
             "type": "string",
@@ -92,14 +103,38 @@ COVERAGE: api.Schema = {
         "rule": {"type": "string"},
         "rate": RATE,
         "fee": FEE,
+        "quote_required": {
+            "type": "boolean",
+            "description": "paid work with no published price: a quote comes first",
+        },
         "estimate": ESTIMATE,
+        "note": {"type": ["string", "null"], "description": "the request type's note"},
+        "waivers": {
+            "type": "array",
+            "description": "what the customer may claim to have the charge waived",
+            "items": {
+                "type": "object",
+                "required": ["id", "text"],
+                "properties": {"id": {"type": "string"}, "text": {"type": "string"}},
+            },
+        },
+        "acceptance_text": {
+            "type": ["string", "null"],
+            "description": "the checkbox the customer ticks to go on with paid work",
+        },
         "plans_covering": {"type": "array", "items": {"type": "string"}},
         "articles": {"type": "array", "items": {"type": "string"}},
     },
 }
 TRIAGE_RESULT: api.Schema = {
     "type": "object",
-    "required": ["request_types", "articles", "first_response_due"],
+    "required": [
+        "request_types",
+        "articles",
+        "first_response_due",
+        "first_response_text",
+        "support_opens_at",
+    ],
     "properties": {
         "request_types": {
             "type": "array",
@@ -126,7 +161,20 @@ TRIAGE_RESULT: api.Schema = {
                 },
             },
         },
-        "first_response_due": {"type": ["string", "null"], "format": "date-time"},
+        "first_response_due": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "null when the plan promises no response time",
+        },
+        "first_response_text": {
+            "type": ["string", "null"],
+            "description": "the target, or the policy's own words; null when none applies",
+        },
+        "support_opens_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "when support is next open; null when the hours are not published",
+        },
     },
 }
 _UNKNOWN = "leave it out when unknown"

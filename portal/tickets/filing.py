@@ -27,9 +27,9 @@ from kb.policy.engine import (
     coverage,
     first_response_due,
     gate_emergency,
-    plan_on,
+    plan_in_force,
 )
-from kb.policy.model import RequestType
+from kb.policy.model import NO_PLAN, RequestType
 from portal import inputs, notify, urls
 from portal.config import Settings
 from portal.db.engine import Database
@@ -40,6 +40,8 @@ from portal.tickets.queries import rejected_emergency_claims, ticket_payload
 from portal.wizard.flow import Draft, acceptance_key, multiline_field
 
 log = logging.getLogger("portal.tickets")
+
+NO_PLAN_NAME = "No plan (paid work)"  # a ticket filed after the account's plan ended
 
 
 GENERIC_ANSWER = (
@@ -242,10 +244,6 @@ class Filing:
         return Draft.from_json(self.pending.data)
 
 
-def _fallback_plan(policy: Policy) -> str | None:
-    return next((p.id for p in policy.plans.values() if p.price.kind in ("included", "none")), None)
-
-
 def prepare(db: Database, policy: Policy, pending_id: str, *, now: dt.datetime) -> Filing | None:
     """Recheck a pending request against the directory and the current policy."""
     with db.session() as session:
@@ -261,11 +259,13 @@ def prepare(db: Database, policy: Policy, pending_id: str, *, now: dt.datetime) 
     if sender is None:
         return Filing(pending, None, problem="This address is no longer a contact of the account.")
     draft = Draft.from_json(pending.data)
-    plan = plan_on(policy, sender.plan, sender.plan_ends, now, _fallback_plan(policy))
-    if plan not in policy.plans or draft.request_type not in policy.request_types:
+    if sender.plan not in policy.plans or draft.request_type not in policy.request_types:
         return Filing(
             pending, sender, problem="The support policy has changed; please start again."
         )
+    # the plan in force today; None once a plan has ended into "no plan" (the policy's
+    # when_ended): its requests are then paid work, priced on request unless published
+    plan = plan_in_force(policy, sender.plan, sender.plan_ends, now)
     cov = coverage(
         policy,
         draft.request_type,
@@ -288,7 +288,7 @@ def emergency_decision(
     db: Database,
     policy: Policy,
     sender: Sender,
-    plan: str,
+    plan: str | None,
     draft: Draft,
     *,
     now: dt.datetime,
@@ -322,14 +322,14 @@ def file_pending(
         return filing
     if filing.needs_acceptance and not accepted_now:
         return filing
-    assert filing.sender is not None and filing.plan is not None and filing.coverage is not None
+    assert filing.sender is not None and filing.coverage is not None
     assert filing.emergency is not None and filing.due is not None
     sender, plan, cov = filing.sender, filing.plan, filing.coverage
     draft = filing.draft
     rt = policy.request_types[draft.request_type]
     # the same decision the filing link's page showed: prepare() made it, at this moment
     decision, due = filing.emergency, filing.due
-    plan_obj = policy.plans[plan]
+    plan_obj = policy.plans[plan] if plan is not None else None
     number = numbers.new_number()
     details = {DETAIL_FIELDS[k].label: v for k, v in draft.details.items() if v}
     routing = _routing(rt.routing, sender, draft)
@@ -345,12 +345,15 @@ def file_pending(
                 request_type=rt.id,
                 title=rt.title,
                 text=draft.text,
-                plan=plan,
+                plan=plan or NO_PLAN,
                 plan_snapshot={
-                    "name": plan_obj.name,
-                    "reaction": plan_obj.reaction,
-                    "calendar": plan_obj.calendar,
-                    "emergency_calendar": plan_obj.emergency_calendar,
+                    "name": plan_obj.name if plan_obj else NO_PLAN_NAME,
+                    "reaction": plan_obj.reaction if plan_obj else {},
+                    "calendar": plan_obj.calendar if plan_obj else None,
+                    "emergency_calendar": plan_obj.emergency_calendar if plan_obj else None,
+                    # the policy's words for the first response, as filed
+                    "first_response_text": due.describe(),
+                    "tz": draft.tz or "",
                 },
                 priority=decision.priority,
                 emergency_claimed=draft.emergency_claimed,

@@ -14,7 +14,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from kb.policy import Policy
+from kb.policy.engine import first_response_due
 from portal import analytics, api, http
+from portal.db.models import Ticket
 from portal.forms import read_form
 from portal.sessions import csrf_token, session_id
 from portal.templating import render
@@ -151,10 +153,12 @@ async def confirm(request: Request) -> Response:
             filing.sender.account_id,
             filing.draft.request_type,
         )
-    due_local = None
+    due_local = opens_local = None
+    tz = filing.draft.tz or policy.provider.timezone
     if filing.due is not None and filing.due.at is not None:
-        tz = filing.draft.tz or policy.provider.timezone
         due_local = filing.due.at.astimezone(zoneinfo.ZoneInfo(tz))
+    elif filing.due is not None and filing.due.opens_at is not None:
+        opens_local = filing.due.opens_at.astimezone(zoneinfo.ZoneInfo(tz))
     context = {
         "policy": policy,
         "filing": filing,
@@ -163,10 +167,30 @@ async def confirm(request: Request) -> Response:
         "token": token,
         "csrf": csrf_token(request),
         "due_local": due_local,
+        "opens_local": opens_local,
         # no links: a status link goes only to the contact of its ticket
         "similar": similar,
     }
     return render(request, "tickets/confirm.html", context, no_store=True)
+
+
+def _response_words(
+    policy: Policy, ticket: Ticket, now: dt.datetime
+) -> tuple[str, dt.datetime | None, str]:
+    """For a ticket with no due time: the policy's words for its first response and
+    when support next opens, in the customer's time zone (with that zone)."""
+    snapshot = ticket.plan_snapshot or {}
+    tz = str(snapshot.get("tz") or policy.provider.timezone)
+    if ticket.due_at is not None:
+        return "", None, tz
+    plan = ticket.plan if ticket.plan in policy.plans else None
+    priority = ticket.priority if ticket.priority in policy.priorities else None
+    priority = priority or next(iter(policy.priorities))
+    emergency = bool(ticket.emergency_accepted)
+    due = first_response_due(policy, plan, priority, now, emergency=emergency)
+    text = str(snapshot.get("first_response_text") or due.describe())
+    opens = due.opens_at.astimezone(zoneinfo.ZoneInfo(tz)) if due.opens_at else None
+    return text, opens, tz
 
 
 async def _ticket_page(
@@ -178,8 +202,12 @@ async def _ticket_page(
     view = await run_in_threadpool(queries.load_ticket, http.database(request), number)
     if view is None:
         raise HTTPException(404, "No such ticket.")
+    response_text, opens_local, tz = _response_words(policy, view.ticket, http.now())
     context = {
         "policy": policy,
+        "response_text": response_text,
+        "opens_local": opens_local,
+        "customer_tz": tz,
         "view": view,
         "ticket": view.ticket,
         "labels": states.STATUS_LABELS,

@@ -62,6 +62,7 @@ class Draft:
     emergency_claimed: bool = False  # the box was ticked
     attachments: dict[str, Attachment] = field(default_factory=dict)
     done: frozenset[str] = frozenset()  # the steps the customer completed
+    suggested: tuple[str, ...] = ()  # request types an article that did not help named
 
     def finish(self, step: str) -> None:
         self.done = self.done | {step}
@@ -86,6 +87,7 @@ class Draft:
             "emergency": self.emergency,
             "emergency_claimed": self.emergency_claimed,
             "done": sorted(self.done),
+            "suggested": list(self.suggested),
         }
         if self.attachments:
             data["attachments"] = {
@@ -118,6 +120,7 @@ class Draft:
                     size=size if isinstance(size, int) else 0,
                 )
         done = data.get("done")
+        suggested = data.get("suggested")
         return cls(
             id=draft_id,
             text=text("text"),
@@ -141,6 +144,9 @@ class Draft:
             done=frozenset(s for s in done if isinstance(s, str))
             if isinstance(done, list)
             else frozenset(),
+            suggested=tuple(t for t in suggested if isinstance(t, str))
+            if isinstance(suggested, list)
+            else (),
         )
 
 
@@ -259,7 +265,9 @@ def check_coverage(policy: Policy, draft: Draft, form: Form) -> Checked:
         result.errors["coverage"] = cov.reason
     elif cov.needs_acceptance:
         if form.get("accept_charges") not in ("yes", "on", "true", "1"):
-            result.errors["accept_charges"] = "Tick “I accept the charges” to continue, or go back."
+            result.errors["accept_charges"] = (
+                f"Tick “{cov.acceptance_text}” to continue, or go back."
+            )
         else:
             result.draft.accepted = acceptance_key(cov)
     if cov.can_continue and not cov.needs_acceptance:

@@ -160,7 +160,11 @@ async def describe(request: Request) -> Response:
     policy = http.policy(request)
     draft = await _draft(request)
     errors: dict[str, str] = {}
-    form: dict[str, str] = {"text": draft.text or request.query_params.get("text", "")[:2000]}
+    form: dict[str, str] = {
+        "text": draft.text or request.query_params.get("text", "")[:2000],
+        # "Didn't solve it?" under an article: its request types come first later on
+        "suggested": request.query_params.get("types", "")[:500],
+    }
     if request.method == "POST":
         submitted = plain(await _form(request, "describe"))
         checked = check_describe(draft, submitted)
@@ -171,6 +175,9 @@ async def describe(request: Request) -> Response:
                 await _drop_attachments(request, draft)
                 checked = check_describe(Draft(id=draft.id), submitted)
             draft = checked.draft
+            named = submitted.get("suggested", "").split(",")
+            if any(named):
+                draft.suggested = tuple(t for t in named if t in policy.request_types)[:5]
             draft.finish("describe")
             await _save(request, draft)
             await _event(request, "step", "choose")
@@ -183,6 +190,7 @@ async def describe(request: Request) -> Response:
     context.update(
         await suggestions(request, policy, text) if text else {"articles": [], "types": []}
     )
+    context["types"] = _first(policy, form.get("suggested", "").split(","), context["types"])
     return render(
         request,
         "wizard/describe.html",
@@ -190,6 +198,12 @@ async def describe(request: Request) -> Response:
         status_code=422 if errors else 200,
         no_store=True,
     )
+
+
+def _first(policy: Policy, ids: list[str], types: list[Any]) -> list[Any]:
+    """The request types named by an article first, then the suggested ones."""
+    named = [policy.request_types[t] for t in dict.fromkeys(ids) if t in policy.request_types]
+    return named + [t for t in types if t not in named]
 
 
 async def _drop_attachments(request: Request, draft: Draft) -> None:
@@ -294,6 +308,7 @@ async def choose(request: Request) -> Response:
         errors = checked.errors
     context = _context(request, policy, "choose", draft, errors=errors, form=form)
     context.update(await suggestions(request, policy, draft.text))
+    context["types"] = _first(policy, list(draft.suggested), context["types"])
     shown = [a["hit"].slug for a in context["articles"]]
     if request.method == "GET":
         await run_in_threadpool(analytics.record_many, http.database(request), "suggested", shown)
@@ -466,6 +481,15 @@ def expected_response(
     return due, local.strftime("%a %-d %b, %H:%M")
 
 
+def _opens_local(policy: Policy, draft: Draft, due: Due) -> str | None:
+    """When support next opens, in the customer's time zone, for a first response with
+    no due time (None when the hours are not published)."""
+    if due.at is not None or due.opens_at is None:
+        return None
+    tz = zoneinfo.ZoneInfo(draft.tz or policy.provider.timezone)
+    return due.opens_at.astimezone(tz).strftime("%a %-d %b, %H:%M")
+
+
 def review_context(policy: Policy, draft: Draft, now: dt.datetime) -> dict[str, Any]:
     """What filing will do, as far as the policy alone decides. The anonymous wizard does
     not know the account (and must not reveal whether the sender is listed), so an
@@ -494,6 +518,7 @@ def review_context(policy: Policy, draft: Draft, now: dt.datetime) -> dict[str, 
         "decision": decision,
         "due": due,
         "due_local": due_local,
+        "opens_local": _opens_local(policy, draft, due),
         "due_otherwise": otherwise[0] if otherwise else None,
         "due_otherwise_local": otherwise[1] if otherwise else None,
         "version": check_version(policy, draft.version),
