@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from html import unescape
-from pathlib import Path
 
 import pytest
 
@@ -27,29 +26,9 @@ from kb.policy.engine import (
     precedence_text,
 )
 from kb.policy.pages import plan_views
+from tests.support.packs import PACKS, ROOT, SEEDS, numbers
 
-ROOT = Path(__file__).resolve().parents[2]
-SEEDS = ROOT.parent / "shared" / "seeds"
-PACKS = {
-    "hsphere": "hsphere-support-policy.txt",
-    "itpossible": "itpossible-support-policy.txt",
-    "hsphere-reseller": "hsphere-reseller-dedicated-maintenance.txt",
-    "kolmisoft": "kolmisoft-support-plans.txt",
-}
-MONEY = re.compile(r"(?:[$€£]|\bR|\b(?:USD|EUR|ZAR)\s?)(\d[\d,]*(?:\.\d+)?)")
-DURATION = re.compile(
-    r"(?<![\d:.])(\d+(?:\.\d+)?)(?:\s*[–-]\s*(\d+(?:\.\d+)?))?\s*"
-    r"(?:-minute|minutes?\b|h\b|hours?\b|business hours?\b|days?\b|months?\b)"
-)
-
-
-def _numbers(text: str) -> set[str]:
-    found = set()
-    for match in MONEY.finditer(text):
-        found.add(match.group(1).replace(",", "").removesuffix(".00"))
-    for match in DURATION.finditer(text):
-        found.update(n.removesuffix(".0") for n in match.groups() if n)
-    return found
+_numbers = numbers
 
 
 def _customer_text(policy: Policy) -> str:

@@ -13,7 +13,8 @@ from starlette.testclient import TestClient
 
 from portal.app import create_app
 from portal.config import Settings
-from tests.policies.test_pack_facts import PACKS, ROOT, SEEDS, _numbers
+from tests.support.packs import PACKS, ROOT, SEEDS
+from tests.support.packs import numbers as _numbers
 
 
 def _main(html: str) -> str:
