@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint check browser-deps bench preview load clean policy-docs
+.PHONY: install run test lint check browser-deps mail-deps rt-deps bench preview load clean policy-docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-## Build the knowledge base and serve it on http://127.0.0.1:8000 (SQLite default).
+## Build the knowledge base, import the demo accounts (idempotent) and serve it on
+## http://127.0.0.1:8000 (SQLite default). Mail is printed to the console.
+DEMO_EMAIL := anna@lindqvist.example
+DEMO_ACCOUNT := HH-10234
 run: install
 	$(BIN)/portal build
+	$(BIN)/portal accounts import examples/accounts.yaml
+	@echo
+	@echo "Demo: file a request as $(DEMO_EMAIL) (account $(DEMO_ACCOUNT), primary contact);"
+	@echo "the filing link is printed below, between the mail's separator lines."
+	@echo
 	$(BIN)/portal serve
 
 ## Debian's Chromium for the browser tests (Playwright cannot download browsers here).
@@ -27,6 +35,20 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "Installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+## Debian's Request Tracker 5 for the helpdesk tests (tests/support/rt.py starts a
+## throw-away RT on SQLite in a temp dir; nothing is configured in /etc).
+rt-deps:
+	@[ -x /usr/share/request-tracker5/libexec/rt-server ] || { \
+		echo "Installing Debian's request-tracker5 for the helpdesk tests"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			request-tracker5 rt5-db-sqlite rt5-standalone rt5-clients dbconfig-no-thanks >/dev/null; }
+
+## Debian's Dovecot IMAP server for the mail-in tests (tests/support/imap.py starts its own).
+mail-deps:
+	@[ -x /usr/sbin/dovecot ] || { \
+		echo "Installing Debian's dovecot-imapd for the mail-in tests"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dovecot-imapd >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check portal kb tests bench scripts
@@ -41,7 +63,7 @@ policy-docs: install
 	$(BIN)/python -m kb.policy.reference --write docs/policy.md
 
 ## Everything: lint, types, content check, unit/HTTP/browser tests.
-test: install browser-deps lint check
+test: install browser-deps mail-deps rt-deps lint check
 	$(BIN)/pytest -q
 
 ## Live preview for content editors: rebuilds on save, reloads open tabs, shows drafts.

@@ -22,11 +22,21 @@ from starlette.staticfiles import StaticFiles
 from kb import layout, search
 from kb.paths import DEFAULT_STATIC
 from portal import api, openapi, urls
+from portal.accounts import views as accounts
+from portal.alerts import scan as alerts
 from portal.config import Settings
 from portal.db.engine import Database
+from portal.helpdesk.base import ExternalHelpdesk
+from portal.helpdesk.choose import external as external_helpdesk
+from portal.incidents import views as incidents
 from portal.kb import views as views_kb
+from portal.kb.building import site_name
 from portal.kb.preview import Preview
 from portal.kb.store import KnowledgeBase
+from portal.mailin import imap
+from portal.mailin import views as mailin
+from portal.notices import drain as notices_drain
+from portal.notices import scan as notices_scan
 from portal.policy import views as views_policy
 from portal.policy.store import PolicyStore
 from portal.security import (
@@ -36,8 +46,10 @@ from portal.security import (
     security_headers,
 )
 from portal.sessions import SessionMiddleware
+from portal.staff import incidents as staff_incidents
+from portal.staff import views as staff
 from portal.templating import make_templates, render
-from portal.tickets import ratelimit
+from portal.tickets import helpdesk_sync, ratelimit
 from portal.tickets import views as tickets
 from portal.tickets.outbox import deliverer_for
 from portal.wizard import uploads
@@ -158,7 +170,15 @@ async def _outbox_worker(app: Starlette) -> None:
     app.state.deliverer = deliverer
     wake: anyio.Event = app.state.outbox_wake
     next_prune = time.monotonic()  # once at start, then every PRUNE_INTERVAL_SECONDS
+    # next runs
+    timers = {"mail": time.monotonic(), "alerts": time.monotonic(), "notices": time.monotonic()}
+    # an external helpdesk's changes (status, replies), every PORTAL_HELPDESK_POLL seconds
+    helpdesk = external_helpdesk(list(deliverer.connectors.values()))
+    next_helpdesk_poll = time.monotonic()
     while True:
+        if helpdesk is not None and time.monotonic() >= next_helpdesk_poll:
+            next_helpdesk_poll = time.monotonic() + settings.helpdesk_poll
+            await _poll_helpdesk(app, helpdesk)
         try:
             await anyio.to_thread.run_sync(deliverer.deliver_due)
         except OperationalError as exc:  # the database is down or read-only: try again
@@ -176,9 +196,84 @@ async def _outbox_worker(app: Starlette) -> None:
                 log.warning("upload prune: database unavailable: %s", exc.orig)
             except Exception:
                 log.exception("upload prune failed")
-        with anyio.move_on_after(OUTBOX_POLL_SECONDS):
+        await _mail_in_and_alerts(app, timers)
+        await _scheduled_notices(app, timers)
+        wait = OUTBOX_POLL_SECONDS
+        if helpdesk is not None:
+            wait = max(0.05, min(wait, next_helpdesk_poll - time.monotonic()))
+        if settings.imap_url:  # PORTAL_IMAP_POLL may be shorter than the outbox's poll
+            wait = max(0.05, min(wait, timers["mail"] - time.monotonic()))
+        with anyio.move_on_after(wait):
             await wake.wait()
         wake = app.state.outbox_wake = anyio.Event()
+
+
+async def _mail_in_and_alerts(app: Starlette, timers: dict[str, float]) -> None:
+    """Read customers' answers from PORTAL_IMAP_URL every PORTAL_IMAP_POLL seconds
+    (``portal.mailin``) and queue the staff notifications owed every
+    ``alerts.SCAN_INTERVAL_SECONDS`` (``portal.alerts``); failures wait for the next
+    time. What they queue is delivered at once."""
+    settings: Settings = app.state.settings
+    queued = False
+    if settings.imap_url and time.monotonic() >= timers["mail"]:
+        timers["mail"] = time.monotonic() + settings.imap_poll
+        policy = app.state.policy.get()
+        provider = policy.provider.name if policy else settings.site_name
+        poll = functools.partial(imap.poll, app.state.db, settings, provider=provider)
+        try:
+            report = await anyio.to_thread.run_sync(poll)
+            if report.seen:
+                log.warning("mail in: %s", report.summary())
+                queued = True
+        except Exception as exc:  # the mailbox or the database is down
+            log.warning("mail in: %s: %s", type(exc).__name__, exc)
+    if time.monotonic() >= timers["alerts"]:
+        timers["alerts"] = time.monotonic() + alerts.SCAN_INTERVAL_SECONDS
+        scan = functools.partial(alerts.run, app.state.db, settings)
+        try:
+            found = await anyio.to_thread.run_sync(lambda: scan(now=dt.datetime.now(dt.UTC)))
+            queued = queued or found.queued > 0
+        except Exception as exc:
+            log.warning("staff notifications: %s: %s", type(exc).__name__, exc)
+    if queued and app.state.outbox_wake is not None:
+        app.state.outbox_wake.set()
+
+
+async def _scheduled_notices(app: Starlette, timers: dict[str, float]) -> None:
+    """Schedule the notices owed every ``notices_scan.SCAN_INTERVAL_SECONDS`` and send
+    the due ones at every turn of the loop (``portal.notices``); what they queue is
+    delivered at once."""
+    policy = app.state.policy.get()
+    if policy is None:
+        return
+    now = dt.datetime.now(dt.UTC)
+    db, settings = app.state.db, app.state.settings
+    try:
+        if time.monotonic() >= timers["notices"]:
+            timers["notices"] = time.monotonic() + notices_scan.SCAN_INTERVAL_SECONDS
+            scan = functools.partial(notices_scan.run, db, policy, now=now)
+            await anyio.to_thread.run_sync(scan)
+        send = functools.partial(notices_drain.drain_all, db, policy, settings, now=now)
+        report = await anyio.to_thread.run_sync(send)
+    except Exception as exc:  # the database is down: the same notices next time
+        log.warning("scheduled notices: %s: %s", type(exc).__name__, exc)
+        return
+    if report.sent and app.state.outbox_wake is not None:
+        app.state.outbox_wake.set()
+
+
+async def _poll_helpdesk(app: Starlette, helpdesk: ExternalHelpdesk) -> None:
+    """One poll of the external helpdesk (``portal.helpdesk.sync``); failures are
+    logged and the next poll reads from the same place."""
+    poll = functools.partial(
+        helpdesk_sync.poll, app.state.db, app.state.policy.get(), app.state.settings, helpdesk
+    )
+    try:
+        await anyio.to_thread.run_sync(poll)
+    except OperationalError as exc:
+        log.warning("helpdesk poll: database unavailable: %s", str(exc.orig).splitlines()[0])
+    except Exception as exc:  # e.g. the helpdesk is down: the same changes next time
+        log.warning("helpdesk poll failed: %s: %s", type(exc).__name__, exc)
 
 
 def _prune_uploads(app: Starlette) -> uploads.PruneReport:
@@ -330,7 +425,76 @@ def create_app(
             "/tickets/{number}/{kind}", tickets.add_to_ticket, methods=["POST"], name="tickets.add"
         ),
         api_route("/api/requests", tickets.api_requests, tickets.REQUESTS_API, name="api.requests"),
+        api_route("/api/inbound", mailin.inbound, mailin.INBOUND_API, name="api.inbound"),
+        # signing in by e-mailed code, "my requests" (portal/accounts)
+        Route("/signin", accounts.signin_page, methods=["GET"], name="accounts.signin_page"),
+        Route("/signin", accounts.signin_start, methods=["POST"], name="accounts.signin"),
+        Route("/signin/code", accounts.signin_code, methods=["POST"], name="accounts.code"),
+        Route(urls.SIGNIN_LINK, accounts.signin_link, name="accounts.link"),
+        Route("/signin/pick", accounts.signin_pick, methods=["POST"], name="accounts.pick"),
+        Route("/signout", accounts.signout, methods=["POST"], name="accounts.signout"),
+        Route(
+            "/signout/everywhere",
+            accounts.signout_everywhere,
+            methods=["POST"],
+            name="accounts.signout_everywhere",
+        ),
+        Route("/requests", accounts.requests_page, name="accounts.requests"),
+        api_route("/api/signin", accounts.api_signin, accounts.SIGNIN_API, name="api.signin"),
+        api_route(
+            "/api/signin/verify",
+            accounts.api_verify,
+            accounts.VERIFY_API,
+            name="api.signin_verify",
+        ),
+        api_route("/api/me", accounts.api_me, accounts.ME_API, name="api.me"),
+        api_route(
+            "/api/me/requests",
+            accounts.api_my_requests,
+            accounts.MY_REQUESTS_API,
+            name="api.me_requests",
+        ),
+        api_route("/api/signout", accounts.api_signout, accounts.SIGNOUT_API, name="api.signout"),
         api_route("/api/openapi.json", openapi.openapi, openapi.OPENAPI, name="api.openapi"),
+        # known incidents and planned maintenance (#15, portal/incidents)
+        Route("/status", incidents.status_page, name="incidents.status"),
+        Route(
+            "/status/{incident:int}/subscribe",
+            incidents.subscribe,
+            methods=["POST"],
+            name="incidents.subscribe",
+        ),
+        # the staff console (#15)
+        Route("/staff", staff.queue_page, name="staff.queue"),
+        Route(
+            "/staff/incidents",
+            staff_incidents.incidents_page,
+            methods=["GET", "POST"],
+            name="staff.incidents",
+        ),
+        Route(
+            "/staff/incidents/{incident:int}",
+            staff_incidents.incident_page,
+            methods=["GET", "POST"],
+            name="staff.incident",
+        ),
+        Route("/staff/login", staff.login, methods=["GET", "POST"], name="staff.login"),
+        Route("/staff/logout", staff.logout, methods=["POST"], name="staff.logout"),
+        Route(
+            "/staff/password", staff.set_password, methods=["GET", "POST"], name="staff.password"
+        ),
+        Route("/staff/tickets/{number}", staff.ticket_page, name="staff.ticket"),
+        Route(
+            "/staff/tickets/{number}/attachments/{upload}",
+            staff.attachment,
+            name="staff.attachment",
+        ),
+        Route(
+            "/staff/tickets/{number}/{action}",
+            staff.ticket_action,
+            methods=["POST"],
+            name="staff.action",
+        ),
         # operations
         Route("/healthz", healthz, name="healthz"),
         Route("/_preview/events", preview_events, name="kb.preview_events"),
@@ -361,6 +525,8 @@ def create_app(
     app.state.settings = settings
     app.state.kb = KnowledgeBase(settings.build_dir)
     app.state.policy = PolicyStore(settings.policy_file)
-    app.state.templates = make_templates(settings.site_name, preview=settings.preview)
+    app.state.templates = make_templates(
+        site_name(settings, app.state.policy.get()), preview=settings.preview
+    )
     app.state.preview = Preview(settings) if settings.preview else None
     return app

@@ -10,6 +10,7 @@ Every default is safe on a developer's machine.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
@@ -104,8 +105,37 @@ def _megabytes_text(value: int) -> str:
     return str(value // MIB) if value % MIB == 0 else repr(value / MIB)
 
 
+def _helpdesk(text: str) -> str:
+    """``builtin`` or a Request Tracker URL its connector can use."""
+    if text == "builtin":
+        return text
+    if not text.startswith("rt+"):
+        raise ValueError("use builtin or rt+https://HOST/?queue=QUEUE")
+    from portal.helpdesk.rt import RTConfig
+
+    RTConfig.parse(text)  # raises with what is wrong
+    return text
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be more than 0")
+    return value
+
+
 def _url(text: str) -> str:
-    return text if text.endswith("/") else text + "/"
+    return text if not text or text.endswith("/") else text + "/"
+
+
+def served_url(host: str, port: int) -> str:
+    """PORTAL_BASE_URL's default: the address being served (``0.0.0.0`` and ``::``,
+    every address, as ``127.0.0.1``)."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
 
 
 def _rate(text: str, index: int) -> tuple[int, int]:
@@ -126,6 +156,13 @@ RATE_LIMITS = Setting(
     "PORTAL_RATE_LIMITS",
     "5/3600,20/3600",
     "Filing-link emails per address and per client, as count/seconds.",
+)
+
+# the staff console's sign-in limits (#15): attempts per account and per client
+STAFF_LOGIN_LIMITS = Setting(
+    "PORTAL_STAFF_LOGIN_LIMITS",
+    "10/900,30/900",
+    "Staff sign-in attempts per account and per client, as count/seconds.",
 )
 
 
@@ -161,12 +198,20 @@ class Settings:
     )
     base_url: str = setting(
         "PORTAL_BASE_URL",
-        "http://127.0.0.1:8000/",
-        "Public URL of the portal; used for links in the sitemap and emails.",
+        "",
+        "Public URL of the portal; used for links in the sitemap and emails. Unset, it is "
+        "the address served (`portal serve --port 8123`: `http://127.0.0.1:8123/`); the "
+        "other verbs read `PORTAL_HOST` and `PORTAL_PORT` for it, so set those (or this) "
+        "for them as for the server.",
         _url,
+        shown="`http://<PORTAL_HOST>:<PORTAL_PORT>/`",
     )
     site_name: str = setting(
-        "PORTAL_SITE_NAME", "Harbor Hosting Support", "Name shown in the page header.", str
+        "PORTAL_SITE_NAME",
+        "",
+        "Name shown in the page header (and the static site's).",
+        str,
+        shown="the policy's `provider.name` and “Support”",
     )
     secret_key: str = setting(
         "PORTAL_SECRET_KEY",
@@ -205,6 +250,13 @@ class Settings:
         "older ones).",
         int,
     )
+    signin_days: int = setting(
+        "PORTAL_SIGNIN_DAYS",
+        "30",
+        "Days a customer stays signed in (sign-in by e-mailed code); signing out ends it "
+        "sooner, on one browser or everywhere.",
+        int,
+    )
     smtp_url: str = setting(
         "PORTAL_SMTP_URL",
         "",
@@ -231,6 +283,29 @@ class Settings:
         str,
         shown="none",
     )
+    helpdesk: str = setting(
+        "PORTAL_HELPDESK",
+        "builtin",
+        "Where tickets are worked on: `builtin` (the portal's own store and console) or "
+        "Request Tracker, `rt+https://rt.example.com/?queue=Support` (`&queue.TYPE=QUEUE` "
+        "per request type; docs/helpdesks.md). Mail and webhook copies still go to "
+        "`PORTAL_HELPDESK_EMAIL` and `PORTAL_HELPDESK_WEBHOOK`.",
+        _helpdesk,
+    )
+    helpdesk_token: str = setting(
+        "PORTAL_HELPDESK_TOKEN",
+        "",
+        "Credential for `PORTAL_HELPDESK`: an RT auth token, or `user:password` for basic auth.",
+        str,
+        shown="none",
+        secret=True,
+    )
+    helpdesk_poll: float = setting(
+        "PORTAL_HELPDESK_POLL",
+        "60",
+        "Seconds between polls of the external helpdesk for status changes and replies.",
+        _positive,
+    )
     webhook_secret: str = setting(
         "PORTAL_WEBHOOK_SECRET",
         "",
@@ -245,6 +320,48 @@ class Settings:
         "Upstream provider's address for requests about their servers.",
         str,
         shown="none",
+    )
+    reply_address: str = setting(
+        "PORTAL_REPLY_ADDRESS",
+        "",
+        "Mailbox for customers' answers to ticket mails, e.g. `support@harbor.example`: "
+        "each ticket mail's Reply-To is its signed plus-address "
+        "(`support+t-<number>-<signature>@…`). Without it, answers go to "
+        "`PORTAL_MAIL_FROM` and are matched by their References.",
+        str,
+        shown="none",
+    )
+    imap_url: str = setting(
+        "PORTAL_IMAP_URL",
+        "",
+        "Mailbox the portal reads customers' answers from: "
+        "`imap://user:pass@host:143/INBOX` (`imaps://` for TLS; `?move=FOLDER` moves "
+        "each processed message there, else it is marked seen).",
+        str,
+        shown="none: not polled",
+        secret=True,
+    )
+    imap_poll: int = setting(
+        "PORTAL_IMAP_POLL",
+        "60",
+        "Seconds between two reads of `PORTAL_IMAP_URL`.",
+        int,
+    )
+    inbound_secret: str = setting(
+        "PORTAL_INBOUND_SECRET",
+        "",
+        "Key for the `X-Portal-Signature` HMAC-SHA256 of raw mails POSTed to "
+        "`/api/inbound`; without it that endpoint is off.",
+        str,
+        shown="none: endpoint off",
+        secret=True,
+    )
+    staff_due_soon_minutes: int = setting(
+        "PORTAL_STAFF_DUE_SOON_MINUTES",
+        "30",
+        "Staff are mailed this many minutes before a ticket's first response is due "
+        "(0: no such mail); overdue tickets are mailed once too.",
+        int,
     )
     rate_limit_address: tuple[int, int] = _declare(
         RATE_LIMITS, lambda text: _rate(text, 0), _rate_text
@@ -299,12 +416,47 @@ class Settings:
         _flag,
         _flag_text,
     )
+    staff_totp: bool = setting(
+        "PORTAL_STAFF_TOTP",
+        "0",
+        "1: staff admins sign in with a one-time code (TOTP) besides their password.",
+        _flag,
+        _flag_text,
+    )
+    staff_idle_minutes: int = setting(
+        "PORTAL_STAFF_IDLE_MINUTES",
+        "30",
+        "Minutes without a request after which a staff session ends.",
+        int,
+    )
+    staff_login_account: tuple[int, int] = _declare(
+        STAFF_LOGIN_LIMITS, lambda text: _rate(text, 0), _rate_text
+    )
+    staff_login_client: tuple[int, int] = _declare(
+        STAFF_LOGIN_LIMITS, lambda text: _rate(text, 1), _rate_text
+    )
+    staff_lockout: tuple[int, int] = setting(
+        "PORTAL_STAFF_LOCKOUT",
+        "5/900",
+        "After this many failed staff sign-ins in a row the account is locked for the "
+        "seconds given (count/seconds).",
+        lambda text: _rate(text, 0),
+        _rate_text,
+    )
+    staff_link_max_age: int = setting(
+        "PORTAL_STAFF_LINK_MAX_AGE",
+        "86400",
+        "Seconds a staff member's set-password link stays valid (it also works only once).",
+        int,
+    )
 
     def __post_init__(self) -> None:
         # the defaults that follow other settings: "<content>/policy.yaml", a key kept in
         # var/secret_key, "the secret key"
         if self.policy_file == POLICY_BESIDE_CONTENT:
             object.__setattr__(self, "policy_file", self.content_dir / "policy.yaml")
+        if not self.base_url:
+            object.__setattr__(self, "base_url", served_url(self.host, self.port))
         if not self.secret_key:
             object.__setattr__(self, "secret_key", _local_secret())
         if not self.webhook_secret:
@@ -324,6 +476,14 @@ class Settings:
         so mypy checks each name and type)."""
         values = _read(os.environ if environ is None else environ, skip=overrides)
         return cast(Callable[..., S], cls)(*args, **{**values, **overrides})
+
+    def serving(self, host: str | None, port: int | None) -> Settings:
+        """These settings served on ``host`` and ``port`` (``portal serve --host/--port``;
+        None keeps the setting): a base URL that was the served address follows them."""
+        host, port = host or self.host, port or self.port
+        followed = self.base_url == served_url(self.host, self.port)
+        base_url = served_url(host, port) if followed else self.base_url
+        return dataclasses.replace(self, host=host, port=port, base_url=base_url)
 
     def to_environ(self) -> dict[str, str]:
         """The ``PORTAL_*`` variables from which ``from_env`` reads these same settings

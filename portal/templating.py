@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from kb.build import tag_file_name
 from kb.paths import DEFAULT_TEMPLATES
+from portal import timefilters
 
 
 @jinja2.pass_context
@@ -34,11 +35,14 @@ def article_url(context: Any, slug: str) -> str:
 
 
 def make_templates(site_name: str, *, preview: bool = False) -> Jinja2Blocks:
-    templates = Jinja2Blocks(directory=str(DEFAULT_TEMPLATES))
+    from portal.directory.customer_sessions import header_context  # the header's sign-in
+
+    templates = Jinja2Blocks(directory=str(DEFAULT_TEMPLATES), context_processors=[header_context])
     env = templates.env
     env.globals.update(site_name=site_name, static_site=False, root="/", preview=preview)
     env.globals.update(url=url, article_url=article_url)
     env.filters["tagfile"] = tag_file_name
+    timefilters.register(env)  # |when(zone), |detail_time(kind, zone)
     env.trim_blocks = True
     env.lstrip_blocks = True
     return templates

@@ -11,6 +11,7 @@ import urllib.parse
 CONFIRM = "/request/confirm"  # the emailed filing link
 TICKET = "/tickets/{number}"  # a ticket's status page
 ARTICLE = "/articles/{slug}.html"
+SIGNIN_LINK = "/signin/link"  # the e-mailed one-click sign-in link
 
 
 def _absolute(base_url: str, path: str, **query: str) -> str:
@@ -28,3 +29,7 @@ def status_link(base_url: str, number: str, token: str) -> str:
 
 def article_link(base_url: str, slug: str) -> str:
     return _absolute(base_url, ARTICLE.format(slug=slug))
+
+
+def signin_link(base_url: str, token: str) -> str:
+    return _absolute(base_url, SIGNIN_LINK, token=token)

@@ -27,6 +27,7 @@ from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import Account, Outbox, PendingRequest, Ticket, TicketEvent
 from portal.directory import importer as accounts
+from portal.incidents import store as incidents
 from portal.tickets import updates
 from portal.tickets.filing import file_pending
 from portal.wizard.flow import Draft, check_details
@@ -142,6 +143,8 @@ def outcome(db: Database, number: str) -> tuple[str, str]:
 # a step: (day, request type, staff reject it afterwards?, expected outcome, expected priority)
 Step = tuple[float, str, bool, str, str]
 UPGRADE = (-1.0, "upgrade to priority", False, "", "")
+# staff post a known incident about mailboxes (portal.incidents), open from then on
+INCIDENT = (-2.0, "incident: mailboxes", False, "", "")
 
 SENTENCES = [
     pytest.param(
@@ -190,6 +193,20 @@ SENTENCES = [
         id="a-claim-on-a-plan-without-emergency-handling-does-not-count-"
         "so-an-upgraded-accounts-first-real-emergency-is-accepted",
     ),
+    pytest.param(
+        OKAFOR,
+        demo_policy,
+        [
+            (0, "email-not-working", False, "rejected_not_emergency", "high"),
+            (1, "email-not-working", False, "rejected_not_emergency", "high"),
+            INCIDENT,
+            (2, "email-not-working", False, "known_incident", "high"),
+            (3, "email-not-working", False, "known_incident", "high"),
+            # two claims found false, not three: the flag is not ignored
+            (4, "server-down", False, "accepted", "blocker"),
+        ],
+        id="claims-during-a-matching-known-incident-are-attached-to-it-and-do-not-count",
+    ),
 ]
 
 
@@ -206,6 +223,15 @@ def test_the_abuse_rule(
         if (day, request_type) == UPGRADE[:2]:
             with db.session() as session:
                 session.execute(update(Account).where(Account.id == who[0]).values(plan="priority"))
+            continue
+        if (day, request_type) == INCIDENT[:2]:
+            incidents.add(
+                db,
+                title="Mailboxes do not receive mail",
+                services=("mailbox",),
+                author="t",
+                now=DAY0,
+            )
             continue
         at = DAY0 + dt.timedelta(days=day)
         ticket = file(db, policy, settings, who, request_type, at)

@@ -43,7 +43,7 @@ def test_the_review_gives_the_policys_words_and_when_support_opens(policy: Polic
     opens = context["due"].opens_at
     assert opens is not None and opens > SATURDAY
     local = opens.astimezone(dt.timezone(dt.timedelta(hours=1)))  # Berlin in November
-    assert context["opens_local"] == local.strftime("%a %-d %b, %H:%M")
+    assert context["opens_local"] == local.strftime("%a %-d %b, %H:%M") + " (Europe/Berlin)"
     assert context["opens_local"].startswith("Mon 30 Nov")
 
 

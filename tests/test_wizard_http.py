@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def test_included_request_to_review(browser_client: TestClient) -> None:
     r = choose(c, "email-not-working")
     assert r.headers["location"] == "/request/coverage"
     page = c.get("/request/coverage")
-    assert "Covered by your Standard plan" in page.text
+    assert "Covered on the Standard plan" in page.text
     r = post(c, "/request/coverage", {})
     assert r.headers["location"] == "/request/details"
     page = c.get("/request/details")
@@ -48,7 +49,9 @@ def test_included_request_to_review(browser_client: TestClient) -> None:
     assert r.headers["location"] == "/request/review"
     review = c.get("/request/review").text
     assert "550 5.1.1 mailbox unavailable" in review
-    assert "your time (America/New_York)" in review
+    assert "(America/New_York)</strong>" in review  # the due time, in the customer's zone
+    # "When did it happen?", for people (the year only when it is not this year)
+    assert re.search(r"Mon 5 Jan( 2026)?, 09:40 \(America/New_York\)", review)
     assert "8 business hours; support hours are Mon–Fri 08:00–18:00 (Europe/Berlin)" in review
     done = post(c, "/request/review", {})
     assert done.status_code == 200
@@ -78,7 +81,7 @@ def test_billable_request_must_accept_charges(browser_client: TestClient) -> Non
     ("request_type", "plan", "role", "heading"),
     [
         ("firewall-config", "priority", "primary", "We don't offer this"),
-        ("license-activation", "standard", "primary", "Not part of your Standard plan"),
+        ("license-activation", "standard", "primary", "Not part of the Standard plan"),
         ("password-reset", "standard", "authorised", "Needs another contact of the account"),
     ],
 )

@@ -635,6 +635,8 @@ EMERGENCY_NOT_EMERGENCY = "rejected_not_emergency"  # the request type is no eme
 EMERGENCY_IGNORED = "ignored_abuse"  # the account's mark is ignored (abuse rule)
 EMERGENCY_NOT_ON_PLAN = "not_on_plan"  # no emergency handling on the plan (or at all)
 EMERGENCY_REJECTED_BY_STAFF = "rejected_by_staff"  # accepted, then found not to be one
+# no emergency by definition, but made during a matching open incident: attached to it
+EMERGENCY_KNOWN_INCIDENT = "known_incident"
 EMERGENCY_OUTCOMES = (
     EMERGENCY_NONE,
     EMERGENCY_ACCEPTED,
@@ -642,10 +644,12 @@ EMERGENCY_OUTCOMES = (
     EMERGENCY_IGNORED,
     EMERGENCY_NOT_ON_PLAN,
     EMERGENCY_REJECTED_BY_STAFF,
+    EMERGENCY_KNOWN_INCIDENT,
 )
 # Only claims found false count toward the abuse rule: refused by definition, or
 # rejected by staff. A claim ignored under the rule does not (or the ignore period would
-# extend itself), nor one refused because the plan has no emergency handling.
+# extend itself), nor one refused because the plan has no emergency handling, nor one
+# made during a matching open incident (the provider already knows the outage is real).
 COUNTED_OUTCOMES = (EMERGENCY_NOT_EMERGENCY, EMERGENCY_REJECTED_BY_STAFF)
 
 
@@ -730,11 +734,14 @@ def gate_emergency(
     claimed: bool,
     rejected_claims: Sequence[dt.datetime] = (),
     now: dt.datetime,
+    incident: str = "",
 ) -> EmergencyDecision:
     """Decide whether an 'emergency' mark stands, and at which priority to file.
 
     Only an accepted claim gets the emergency priority (and, in ``first_response_due``,
     the plan's emergency calendar): every other outcome files at ``ordinary_priority``.
+    ``incident`` is the title of a matching open incident: a claim the definition
+    would refuse is then attached to it (``EMERGENCY_KNOWN_INCIDENT``), not counted.
     """
     rt = policy.request_types[request_type]
     priority = ordinary_priority(policy, rt.id, priority)
@@ -760,6 +767,14 @@ def gate_emergency(
             flag_ignored=True,
             ignored_until=until,
             outcome=EMERGENCY_IGNORED,
+        )
+    if not rt.emergency and incident:
+        return EmergencyDecision(
+            False,
+            priority,
+            f"This matches the known incident “{incident}”: your request is attached to "
+            f"it and filed at {name} priority; it does not count as a false emergency.",
+            outcome=EMERGENCY_KNOWN_INCIDENT,
         )
     if not rt.emergency:
         return EmergencyDecision(

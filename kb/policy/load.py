@@ -94,6 +94,7 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
         contacts=v["contacts"],
         emergency=emergency,
         waivers=v["waivers"],
+        notices=v["notices"],
         source=source,
         digest=hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest(),
     )

@@ -253,6 +253,17 @@ class Emergency:
 
 
 @dataclass(frozen=True)
+class Notices:
+    """Scheduled notices to customers (``notices:``); a number left out means the
+    provider has not said, and no such notice is sent."""
+
+    cancellation_warning_days: int | None = None  # warn this many days before
+    cancellation_warnings: str = ""  # the provider's own words about the warnings
+    plan_ending_days: int | None = None
+    waiting_reminder_days: int | None = None
+
+
+@dataclass(frozen=True)
 class Provider:
     name: str
     timezone: str
@@ -280,6 +291,7 @@ class Policy:
     waivers: dict[str, str]  # condition id -> description
     source: str = ""
     digest: str = ""
+    notices: Notices = Notices()
 
     def priority_rank(self, priority_id: str) -> int:
         return list(self.priorities).index(priority_id)

@@ -64,6 +64,7 @@ from kb.policy.model import (
     ContactRole,
     Contacts,
     Fee,
+    Notices,
     Plan,
     Price,
     Priority,
@@ -620,7 +621,9 @@ CONTACTS = Section(
             "restricted_roles",
             RefList(ROLE, "list of role ids"),
             "The roles that may make restricted requests. A request type with `restricted: "
-            "true` and no `roles` of its own is limited to these roles.",
+            "true` and no `roles` of its own is limited to these roles. They also see every "
+            'request of the account when signed in ("my requests"), and may have a new '
+            "status link to any of its tickets mailed; other contacts see their own.",
         ),
         Key(
             "unlisted",
@@ -900,6 +903,40 @@ EMERGENCY = Section(
     ),
 )
 
+NOTICES = Section(
+    "notices",
+    (
+        Key(
+            "cancellation_warning_days",
+            Int(),
+            "How many days before a server's scheduled cancellation the account's primary "
+            "contact is warned by e-mail.",
+            default_doc="none (no warning is sent)",
+        ),
+        Key(
+            "cancellation_warnings",
+            Text(),
+            "The provider's own words about those warnings, shown with cancellation "
+            "requests and in the warning. With no number above, this is all customers read.",
+        ),
+        Key(
+            "plan_ending_days",
+            Int(),
+            "How many days before a plan's last day (`plan_ends` in the account directory) "
+            "the primary contact is told that it ends.",
+            default_doc="none (no notice)",
+        ),
+        Key(
+            "waiting_reminder_days",
+            Int(),
+            "A ticket waiting for the customer this many days gets a reminder mailed to "
+            "the contact who filed it.",
+            default_doc="none (no reminder)",
+        ),
+    ),
+    model=Notices,
+)
+
 POLICY = Section(
     "top-level",
     (
@@ -975,6 +1012,12 @@ POLICY = Section(
             Nested(EMERGENCY, optional=True),
             "Emergency handling: [emergency](#emergency).",
             default_doc="none (no emergency service)",
+        ),
+        Key(
+            "notices",
+            Nested(NOTICES),
+            "Scheduled notices to customers: [notices](#notices).",
+            default_doc="none (no warnings or reminders)",
         ),
     ),
 )

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import click
 
-from portal.cli import directory, kb, policy, serve, tickets, uploads
+from portal.cli import (
+    directory,
+    incidents,
+    kb,
+    notices,
+    policy,
+    serve,
+    staff,
+    ticket_actions,  # noqa: F401 - registers the console's ticket verbs
+    tickets,
+    uploads,
+)
 from portal.cli.common import printable
 
 __all__ = ["main", "printable"]
@@ -32,6 +43,9 @@ for command in (
     directory.accounts,
     uploads.uploads,
     tickets.tickets,
+    staff.staff,
+    incidents.incidents,
+    notices.notices,
     kb.new,
 ):
     main.add_command(command)

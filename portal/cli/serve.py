@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 
 from portal.cli.common import pass_settings
@@ -25,7 +23,9 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
     """Serve the portal with uvicorn (builds the knowledge base first if needed)."""
     from portal import serving
 
-    settings = dataclasses.replace(settings, host=host or settings.host, port=port or settings.port)
+    # the options stand in for PORTAL_HOST and PORTAL_PORT; an unset PORTAL_BASE_URL
+    # (links in mail and the sitemap) follows them
+    settings = settings.serving(host, port)
     if live:
         settings = serving.live_preview(settings)
         click.echo(

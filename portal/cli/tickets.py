@@ -1,8 +1,9 @@
-"""Staff verbs: tickets list, show, set-status, reject-emergency, outbox, audit."""
+"""Staff verbs: tickets list, show, set-status, reject-emergency, waive, outbox, audit."""
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,12 +86,36 @@ def _ticket_json(view: TicketView) -> dict[str, Any]:
         }
         for e in view.events
     ]
-    return {**ticket_payload(view.ticket), "events": events}
+    return {**ticket_payload(view.ticket), **_waivers_json(view), "events": events}
+
+
+def _waivers_json(view: TicketView) -> dict[str, Any]:
+    t = view.ticket
+    confirmed = (
+        {
+            **t.waiver_confirmed,
+            "by": t.waiver_confirmed_by,
+            "at": t.waiver_confirmed_at.isoformat() if t.waiver_confirmed_at else None,
+            "note": t.waiver_note or "",
+        }
+        if t.waiver_confirmed
+        else None
+    )
+    return {"waivers": {"claimed": list(t.waivers_claimed or []), "confirmed": confirmed}}
 
 
 def _ticket_text(view: TicketView) -> str:
+    from portal.timefilters import KIND_BY_LABEL
+    from portal.timefmt import human_detail, human_time, ticket_zone
+
     t = view.ticket
-    due = t.due_at.isoformat(timespec="minutes") if t.due_at else "-"
+    # times in the customer's zone, as the customer sees them (with the year)
+    zone = ticket_zone(t.plan_snapshot, "UTC")
+
+    def local(moment: dt.datetime) -> str:
+        return human_time(moment, zone, year=True)
+
+    due = local(t.due_at) if t.due_at else "-"
     lines = [
         f"{t.number}  {t.status}  priority {t.priority}  first response due {due}",
         f"account:      {t.account_id} ({t.plan})",
@@ -100,17 +125,27 @@ def _ticket_text(view: TicketView) -> str:
     ]
     if t.estimate:
         lines.append(f"estimate:     {t.estimate}")
+    for w in t.waivers_claimed or []:
+        lines.append(f"claimed:      {w['id']}: {w['text']} (a claim: confirm with tickets waive)")
+    if t.waiver_confirmed:
+        at = local(t.waiver_confirmed_at) if t.waiver_confirmed_at else "-"
+        lines.append(
+            f"waived:       {t.waiver_confirmed['id']} by {t.waiver_confirmed_by} at {at}"
+            + (f": {t.waiver_note}" if t.waiver_note else "")
+        )
     if t.emergency_outcome and t.emergency_outcome != "none":
         lines.append(f"emergency:    {t.emergency_outcome}")
     lines += ["", t.title, "", t.text]
     if t.details:
-        lines += ["", "details:"] + [f"  {key}: {value}" for key, value in t.details.items()]
+        lines += ["", "details:"] + [
+            f"  {key}: {human_detail(KIND_BY_LABEL.get(key, ''), str(value), zone, year=True)}"
+            for key, value in t.details.items()
+        ]
     lines += ["", "history:"]
     for event in view.events:
         status = f" {event.status}" if event.status else ""
         lines.append(
-            f"  {event.at.isoformat(timespec='minutes')}  {event.kind}{status} "
-            f"({event.author}) {event.note}".rstrip()
+            f"  {local(event.at)}  {event.kind}{status} ({event.author}) {event.note}".rstrip()
         )
     return "\n".join(lines)
 
@@ -122,13 +157,14 @@ def _ticket_text(view: TicketView) -> str:
 @pass_settings(policy=True)
 def tickets_set_status(settings: Settings, number: str, status: str, note: str) -> None:
     """Change a ticket's status; the customer is emailed."""
-    from portal.tickets import updates
+    from portal.cli.staff import cli_actor
+    from portal.staff import actions
 
     policy = policy_or_exit(settings)
     with open_database(settings) as db:
         try:
             now = dt.datetime.now(dt.UTC)
-            updates.set_status(db, policy, settings, number, status, note, now=now)
+            actions.set_status(db, policy, settings, cli_actor(), number, status, note, now=now)
         except (ValueError, LookupError) as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"{number}: {status}")
@@ -141,17 +177,73 @@ def tickets_set_status(settings: Settings, number: str, status: str, note: str) 
 def tickets_reject_emergency(settings: Settings, number: str, note: str) -> None:
     """An accepted emergency that is not one: back to an ordinary priority, counted for
     the abuse rule; the customer is emailed the policy's definition and what happens next."""
-    from portal.tickets import updates
+    from portal.cli.staff import cli_actor
+    from portal.staff import actions
 
     policy = policy_or_exit(settings)
     with open_database(settings) as db:
         try:
             now = dt.datetime.now(dt.UTC)
-            ticket = updates.reject_emergency(db, policy, settings, number, note, now=now)
+            actor = cli_actor()
+            ticket = actions.reject_emergency(db, policy, settings, actor, number, note, now=now)
         except (ValueError, LookupError) as exc:
             raise click.ClickException(str(exc)) from exc
     due = ticket.due_at.isoformat(timespec="minutes") if ticket.due_at else "-"
     click.echo(f"{number}: not an emergency; priority {ticket.priority}, due {due}")
+
+
+def _staff_name() -> str:
+    """Who confirms, as the history records it: the operating-system user."""
+    try:
+        return f"staff ({getpass.getuser()})"
+    except (KeyError, OSError):  # no user name in this environment
+        return "staff"
+
+
+@tickets.command("waive")
+@click.argument("number")
+@click.option(
+    "--waiver", "waiver_id", default=None, help="The waiver id (default: the one claimed)."
+)
+@click.option("--note", default="", help="Message for the customer.")
+@click.option("--json", "as_json", is_flag=True, help="Print the ticket's waivers as JSON.")
+@pass_settings(policy=True)
+def tickets_waive(
+    settings: Settings, number: str, waiver_id: str | None, note: str, as_json: bool
+) -> None:
+    """Confirm a waiver: the ticket becomes included with no charge (no estimate), the
+    history records it and the customer is emailed."""
+    from portal.tickets import waivers
+
+    policy = policy_or_exit(settings)
+    with open_database(settings) as db:
+        try:
+            now = dt.datetime.now(dt.UTC)
+            ticket = waivers.confirm_waiver(
+                db,
+                policy,
+                settings,
+                number,
+                waiver_id=waiver_id,
+                note=note,
+                by=_staff_name(),
+                now=now,
+            )
+        except (ValueError, LookupError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    if as_json:
+        payload = {
+            "number": ticket.number,
+            "coverage": {"status": ticket.coverage_status, "reason": ticket.coverage_reason},
+            "estimate": ticket.estimate,
+            "waiver": ticket.waiver_confirmed,
+            "by": ticket.waiver_confirmed_by,
+            "at": now.isoformat(),
+            "note": note,
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(printable(f"{number}: {ticket.coverage_reason}; the customer is emailed"))
 
 
 @tickets.command("outbox")

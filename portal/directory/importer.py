@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from kb.policy import Policy
 from portal.db.engine import Database
 from portal.db.models import Account, Contact, Server
+from portal.directory.normalise import account_key
 
 _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,39}")
@@ -41,6 +43,7 @@ CSV_COLUMNS = (
 
 
 SERVER_OWNERS = ("own", "upstream")
+NO_DATE = dt.date.min  # sorts a server without a billing period end
 # bidi embeddings, overrides and isolates: they reorder what staff read in a mail
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -59,6 +62,7 @@ class ServerRow:
     server_id: str
     owner: str
     line: int = 0
+    billing_ends: dt.date | None = None  # last day of the current billing period
 
 
 @dataclass
@@ -105,7 +109,7 @@ def bad_character(value: str) -> str | None:
     return None
 
 
-def _date(value: Any, line: int, errors: list[str]) -> dt.date | None:
+def _date(value: Any, line: int, errors: list[str], label: str = "plan_ends") -> dt.date | None:
     if value in (None, ""):
         return None
     if isinstance(value, dt.date):
@@ -113,7 +117,7 @@ def _date(value: Any, line: int, errors: list[str]) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        errors.append(f"line {line}: plan_ends '{value}' must be a date (YYYY-MM-DD)")
+        errors.append(f"line {line}: {label} '{_show(str(value))}' must be a date (YYYY-MM-DD)")
         return None
 
 
@@ -121,10 +125,15 @@ def _servers_from_text(text: str, line: int, errors: list[str]) -> list[ServerRo
     servers = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
         bits = [b.strip() for b in part.split(":")]
-        if len(bits) not in (2, 3):
-            errors.append(f"line {line}: server '{part}' must be name:id or name:id:owner")
+        if len(bits) not in (2, 3, 4):
+            errors.append(
+                f"line {line}: server '{part}' must be name:id, name:id:owner or "
+                "name:id:owner:billing_ends"
+            )
             continue
-        servers.append(ServerRow(bits[0], bits[1], bits[2] if len(bits) == 3 else "own", line))
+        ends = _date(bits[3], line, errors, "billing_ends") if len(bits) == 4 else None
+        owner = (bits[2] if len(bits) >= 3 else "") or "own"
+        servers.append(ServerRow(bits[0], bits[1], owner, line, ends))
     return servers
 
 
@@ -195,7 +204,11 @@ def parse_csv(text: str) -> tuple[list[AccountRow], list[str]]:
                 if first is None:
                     account.servers.append(server)
                     known[server.server_id] = server
-                elif (first.name, first.owner) != (server.name, server.owner):
+                elif (first.name, first.owner, first.billing_ends) != (
+                    server.name,
+                    server.owner,
+                    server.billing_ends,
+                ):
                     errors.append(
                         f"line {line}: server id '{server.server_id}' is "
                         f"'{server.name}:{server.owner}' here but "
@@ -274,12 +287,18 @@ def parse_yaml(text: str) -> tuple[list[AccountRow], list[str]]:
             if not isinstance(server, dict):
                 errors.append(f"line {at}: servers must be mappings with name, id, owner")
                 continue
+            unknown_keys = set(server) - {"name", "id", "owner", "billing_ends"}
+            if unknown_keys:
+                errors.append(
+                    f"line {at}: unknown server key(s): {', '.join(sorted(map(str, unknown_keys)))}"
+                )
             row.servers.append(
                 ServerRow(
                     str(server.get("name") or ""),
                     str(server.get("id") or ""),
                     str(server.get("owner") or "own"),
                     at,
+                    _date(server.get("billing_ends"), at, errors, "billing_ends"),
                 )
             )
         rows.append(row)
@@ -387,7 +406,7 @@ def _snapshot(account: Account | None, contacts: list[Contact], servers: list[Se
         account.plan_ends,
         account.product_version,
         sorted((c.email, c.name, c.role) for c in contacts),
-        sorted((s.name, s.server_id, s.owner) for s in servers),
+        sorted((s.name, s.server_id, s.owner, s.billing_ends or NO_DATE) for s in servers),
     )
 
 
@@ -406,7 +425,9 @@ def import_rows(db: Database, rows: list[AccountRow]) -> ImportReport:
                 row.plan_ends,
                 row.product_version,
                 sorted((c.email, c.name, c.role) for c in row.contacts),
-                sorted((s.name, s.server_id, s.owner) for s in row.servers),
+                sorted(
+                    (s.name, s.server_id, s.owner, s.billing_ends or NO_DATE) for s in row.servers
+                ),
             )
             if before == wanted:
                 report.unchanged.append(row.id)
@@ -427,7 +448,13 @@ def import_rows(db: Database, rows: list[AccountRow]) -> ImportReport:
                 for c in row.contacts
             )
             session.add_all(
-                Server(account_id=row.id, name=s.name, server_id=s.server_id, owner=s.owner)
+                Server(
+                    account_id=row.id,
+                    name=s.name,
+                    server_id=s.server_id,
+                    owner=s.owner,
+                    billing_ends=s.billing_ends,
+                )
                 for s in row.servers
             )
     return report
@@ -461,17 +488,30 @@ class Sender:
     servers: tuple[tuple[str, str, str], ...]
 
 
+def find_account(session: Session, account_id: str) -> Account | None:
+    """The account an id names as customers type it: exactly, else by its comparison
+    key (``portal.directory.normalise``: case, white space and hyphens do not count),
+    when exactly one account has that key."""
+    account = session.get(Account, account_id) if len(account_id) <= 40 else None
+    key = account_key(account_id)
+    if account is not None or not key or len(key) > 40:
+        return account
+    stored_key = func.upper(func.replace(Account.id, "-", ""))
+    found = list(session.scalars(select(Account).where(stored_key == key).limit(2)))
+    return found[0] if len(found) == 1 else None
+
+
 def find_sender(db: Database, account_id: str, email: str) -> Sender | None:
     with db.session() as session:
-        account = session.get(Account, account_id)
+        account = find_account(session, account_id)
         if account is None:
             return None
         contact = session.scalars(
-            select(Contact).where(Contact.account_id == account_id, Contact.email == email.lower())
+            select(Contact).where(Contact.account_id == account.id, Contact.email == email.lower())
         ).first()
         if contact is None:
             return None
-        servers = session.scalars(select(Server).where(Server.account_id == account_id))
+        servers = session.scalars(select(Server).where(Server.account_id == account.id))
         return Sender(
             account.id,
             account.name,

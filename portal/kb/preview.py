@@ -26,7 +26,7 @@ from kb.check import check_content
 from kb.policy.directives import resolver
 from kb.problems import Problem
 from portal.config import Settings
-from portal.kb.building import build_options, load_settings_policy
+from portal.kb.building import build_options, load_settings_policy, provider_today
 
 log = logging.getLogger("portal.kb.preview")
 HEARTBEAT_SECONDS = 15.0
@@ -58,7 +58,7 @@ class Preview:
         found = check_content(
             loaded,
             request_types=set(policy.request_types) if policy else None,
-            directive=resolver(policy) if policy else None,
+            directive=resolver(policy, provider_today(policy)) if policy else None,
         )
         problems: dict[str, list[Problem]] = {}
         other: list[Problem] = list(policy_problems)

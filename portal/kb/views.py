@@ -17,6 +17,7 @@ from starlette.responses import (
 
 from kb.search import SearchResult, closest_categories
 from portal import analytics, api, http, offload
+from portal.incidents import views as incidents
 from portal.templating import is_htmx, render
 
 _ALIAS_PATH = re.compile(r"^articles/([\w-]+)\.html$")
@@ -52,6 +53,10 @@ async def home(request: Request) -> Response:
             status_code=503,
             media_type="text/plain",
         )
+    banner = await incidents.home_banner(request)  # open incidents, maintenance ahead
+    if banner:
+        html = page.read_text("utf-8").replace(incidents.BANNER_MARKER, banner, 1)
+        return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
     return _serve(page)
 
 

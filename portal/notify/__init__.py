@@ -9,14 +9,18 @@ nothing acknowledged is lost (``portal.tickets.outbox``).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import zoneinfo
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from kb.paths import DEFAULT_TEMPLATES
+from portal import timefilters
 from portal.notify.text import one_line
+from portal.timefmt import ticket_zone
 
 if TYPE_CHECKING:
     from kb.policy import Policy
@@ -24,16 +28,27 @@ if TYPE_CHECKING:
 
 TEMPLATES = DEFAULT_TEMPLATES / "email"
 NAMES = (
+    "signin",
     "verify",
     "role_refused",
     "filed",
     "helpdesk_filed",
     "upstream",
     "status_changed",
+    "helpdesk_reply",
     "emergency_rejected",
     "status_link",
     "customer_comment",
     "feedback",
+    "staff_reply",
+    "task_done",
+    "ticket_merged",
+    "mailin_refused",
+    "mailin_closed",
+    "mailin_attachments",
+    "staff_due",
+    "staff_locked",
+    "waiver_confirmed",
 )
 
 
@@ -57,6 +72,7 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["one_line"] = one_line
+    timefilters.register(env)  # |when(zone), |detail_time(kind, zone)
     return env
 
 
@@ -75,13 +91,74 @@ def _message(
     return Message(to=to, subject=subject, body=body, purpose=purpose, ticket=number)
 
 
-def ticket_summary(ticket: Ticket, due_text: str) -> str:
-    """The ticket in a few lines, as staff, the customer and the upstream provider see it."""
+QUOTE_WORDS = "priced on request: you get a quote before any work starts"
+
+
+def coverage_words(ticket: Ticket) -> str:
+    """The ticket's coverage verdict in words, from what filing (or a confirmed waiver)
+    stored: included (or waived), paid (at the accepted estimate, which the mails give on
+    its own line), priced on request, or not offered."""
+    status = ticket.coverage_status
+    if status == "included":
+        return ticket.coverage_reason if ticket.waiver_confirmed else "included"
+    if status == "paid":
+        return "paid" if ticket.estimate else QUOTE_WORDS  # the estimate has its line
+    return "not offered"
+
+
+def _opens_text(ticket: Ticket) -> str:
+    """When support next opened after filing (stored for plans that promise no time),
+    in the customer's time zone: "Mon 30 Nov 2026, 09:00 (Europe/Berlin)"; "" if unknown."""
+    snapshot = ticket.plan_snapshot or {}
+    value = snapshot.get("support_opens_at")
+    if not isinstance(value, str) or not value:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+        tz = str(snapshot.get("tz") or "UTC")
+        local = moment.astimezone(zoneinfo.ZoneInfo(tz))
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        return ""
+    return f"{local:%a %-d %b %Y, %H:%M} ({tz})"
+
+
+def ticket_summary(ticket: Ticket, due_text: str, *, provider_zone: str = "UTC") -> str:
+    """The ticket in a few lines, as staff, the customer and the upstream provider see it:
+    the coverage in words, the waivers claimed, and the first response (the due time, or
+    the policy's own words and when support next opens)."""
     template = _environment().get_template("ticket_summary.txt")
-    return template.render(ticket=ticket, due_text=due_text).rstrip("\n")
+    claimed = [w["text"] for w in ticket.waivers_claimed or []]
+    return template.render(
+        ticket=ticket,
+        due_text=due_text,
+        coverage=coverage_words(ticket),
+        claimed=claimed,
+        treated_as="paid work" if ticket.estimate else "a request for a quote",
+        opens_text=_opens_text(ticket),
+        # times in the customer's zone (the ticket's, else the provider's)
+        zone=ticket_zone(ticket.plan_snapshot, provider_zone),
+    ).rstrip("\n")
 
 
 # --- before filing ---------------------------------------------------------------------
+
+
+def signin(
+    policy: Policy, *, to: str, name: str | None, code: str, link: str, minutes: int
+) -> Message:
+    """The sign-in code and one-click link (rendered for every address asked for;
+    queued only for a listed contact)."""
+    return _message(
+        "signin",
+        to,
+        "signin",
+        None,
+        name=name,
+        code=code,
+        link=link,
+        minutes=minutes,
+        provider=policy.provider.name,
+    )
 
 
 def verify(
@@ -182,6 +259,20 @@ def status_changed(policy: Policy, ticket: Ticket, *, label: str, note: str, lin
     )
 
 
+def helpdesk_reply(policy: Policy, ticket: Ticket, *, text: str, link: str) -> Message:
+    """Staff answered in the external helpdesk (e.g. RT's public correspondence)."""
+    return _message(
+        "helpdesk_reply",
+        ticket.contact_email,
+        "reply",
+        ticket.number,
+        ticket=ticket,
+        text=text,
+        link=link,
+        provider=policy.provider.name,
+    )
+
+
 def emergency_rejected(
     policy: Policy,
     ticket: Ticket,
@@ -238,3 +329,163 @@ def customer_comment(to: str, ticket: Ticket, *, text: str) -> Message:
 def feedback(to: str, ticket: Ticket, *, kind: str, text: str) -> Message:
     """Feedback or a complaint about a reply, for the supervisor address."""
     return _message("feedback", to, kind, ticket.number, ticket=ticket, kind=kind, text=text)
+
+
+def waiver_confirmed(
+    policy: Policy,
+    ticket: Ticket,
+    *,
+    waiver: str,
+    estimate: str | None,
+    note: str,
+    link: str,
+) -> Message:
+    """Staff confirmed a waiver: the request is included, no charge applies."""
+    return _message(
+        "waiver_confirmed",
+        ticket.contact_email,
+        "waiver",
+        ticket.number,
+        ticket=ticket,
+        waiver=waiver,
+        estimate=estimate,
+        note=note,
+        link=link,
+        provider=policy.provider.name,
+    )
+
+
+# --- mail in and staff notifications (portal.mailin, portal.alerts) ----------------------
+
+
+def mailin_refused(to: str, number: str, *, provider: str) -> Message:
+    """A mail about a ticket from an address that is not a listed contact of its
+    account: nothing was added (it says nothing about the ticket beyond its number)."""
+    return _message(
+        "mailin_refused", to, "mailin-refused", number, number=number, address=to, provider=provider
+    )
+
+
+def mailin_closed(
+    ticket: Ticket, *, to: str, name: str, status: str, link: str, provider: str
+) -> Message:
+    """A listed contact answered a closed ticket: nothing was added; open a new request."""
+    return _message(
+        "mailin_closed",
+        to,
+        "mailin-closed",
+        ticket.number,
+        number=ticket.number,
+        name=name,
+        title=ticket.title,
+        status=status,
+        link=link,
+        provider=provider,
+    )
+
+
+def mailin_attachments(
+    ticket: Ticket,
+    *,
+    to: str,
+    name: str,
+    refused: list[tuple[str, str]],
+    limit: str,
+    provider: str,
+) -> Message:
+    """A mail was added to its ticket, but some attachments were not: which and why."""
+    return _message(
+        "mailin_attachments",
+        to,
+        "mailin-attachments",
+        ticket.number,
+        number=ticket.number,
+        name=name,
+        title=ticket.title,
+        refused=refused,
+        limit=limit,
+        provider=provider,
+    )
+
+
+def staff_due(
+    to: str, ticket: Ticket, *, overdue: bool, due: str, minutes: int, summary: str
+) -> Message:
+    """For staff: a ticket's first response is due soon, or overdue, and nobody has
+    answered yet."""
+    return _message(
+        "staff_due",
+        to,
+        "staff-overdue" if overdue else "staff-due-soon",
+        ticket.number,
+        ticket=ticket,
+        overdue=overdue,
+        due=due,
+        minutes=minutes,
+        summary=summary,
+    )
+
+
+# --- the staff console (#15) -----------------------------------------------------------
+
+
+def staff_reply(
+    policy: Policy, ticket: Ticket, *, text: str, author: str, status_label: str, link: str
+) -> Message:
+    """A staff answer to the customer (also on the ticket's status page)."""
+    return _message(
+        "staff_reply",
+        ticket.contact_email,
+        "reply",
+        ticket.number,
+        ticket=ticket,
+        text=text,
+        author=author,
+        status_label=status_label,
+        link=link,
+        provider=policy.provider.name,
+    )
+
+
+def task_done(policy: Policy, ticket: Ticket, *, done: bool, note: str, link: str) -> Message:
+    """A maintenance task (a backup, a reboot, …) was completed or cancelled."""
+    return _message(
+        "task_done",
+        ticket.contact_email,
+        "task-completed" if done else "task-cancelled",
+        ticket.number,
+        ticket=ticket,
+        done=done,
+        note=note,
+        link=link,
+        provider=policy.provider.name,
+    )
+
+
+def ticket_merged(policy: Policy, ticket: Ticket, *, into: str, note: str, link: str) -> Message:
+    """A duplicate request was merged into another ticket of the account."""
+    return _message(
+        "ticket_merged",
+        ticket.contact_email,
+        "merged",
+        ticket.number,
+        ticket=ticket,
+        into=into,
+        note=note,
+        link=link,
+        provider=policy.provider.name,
+    )
+
+
+def staff_locked(to: str, *, name: str, until: dt.datetime, failures: int) -> Message:
+    """To a staff member whose sign-in was just locked: the sign-in page answers a locked
+    account like a wrong password, so this mail is how its owner learns of it."""
+    return _message(
+        "staff_locked",
+        to,
+        "staff-locked",
+        None,
+        name=name,
+        until=f"{until.astimezone(dt.UTC):%a %-d %b %Y, %H:%M} (UTC)",
+        failures=failures,
+    )

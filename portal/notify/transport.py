@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formataddr
@@ -20,11 +21,30 @@ from portal.notify.text import one_line
 log = logging.getLogger("portal.notify.transport")
 
 
-def build(sender: str, to: str, subject: str, body: str, *, sender_name: str = "") -> EmailMessage:
+def build(
+    sender: str,
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    sender_name: str = "",
+    message_id: str = "",
+    reply_to: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """A plain-text mail; ``message_id`` and ``reply_to`` (a ticket mail's recorded
+    Message-ID and signed reply address, ``portal.notify.addresses``) and other
+    ``headers`` when given."""
     message = EmailMessage(policy=SMTP)
     message["From"] = formataddr((one_line(sender_name), sender)) if sender_name else sender
     message["To"] = one_line(to, 254)
     message["Subject"] = one_line(subject)
+    if message_id:
+        message["Message-ID"] = one_line(message_id, 250)
+    if reply_to:
+        message["Reply-To"] = one_line(reply_to, 254)
+    for name, value in (headers or {}).items():
+        message[name] = one_line(value, 900)
     message.set_content(body)
     return message
 
@@ -41,7 +61,24 @@ class ConsoleMailer:
 
     def send(self, message: EmailMessage) -> None:
         self.sent.append(message)
-        log.warning("mail (console, PORTAL_SMTP_URL is not set):\n%s", message.as_string())
+        log.warning("%s", console_text(message))
+
+
+CONSOLE_START = "----- mail (console: PORTAL_SMTP_URL is not set) " + "-" * 20
+CONSOLE_END = "----- end of mail " + "-" * 52
+
+
+def console_text(message: EmailMessage) -> str:
+    """A mail as a person reads it in a terminal: the headers and the text decoded (UTF-8,
+    no quoted-printable, links whole on their line) between two separator lines."""
+    lines = [CONSOLE_START]
+    for name in ("From", "To", "Reply-To", "Subject"):
+        if message[name] is not None:
+            lines.append(f"{name}: {message[name]}")
+    part = message.get_body(preferencelist=("plain",))
+    text = str(part.get_content()) if part is not None else ""
+    lines += ["", text.rstrip("\n"), CONSOLE_END]
+    return "\n".join(lines)
 
 
 class SmtpMailer:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kb.policy import pages
+from kb.policy.emergencies import explain_emergencies
 from kb.policy.engine import describe_rate, money
 from portal import api, http, inputs, offload
 from portal.policy.triage import TriageRequest, triage
@@ -25,6 +26,7 @@ async def plans_page(request: Request) -> Response:
         "plans": pages.plan_views(policy, today),
         "rate_texts": {r.id: describe_rate(policy, r) for r in policy.rates.values()},
         "fee_texts": {f.id: money(policy, f.amount, f.currency) for f in policy.fees.values()},
+        "emergencies": explain_emergencies(policy),
     }
     return render(request, "plans.html", context)
 

@@ -35,7 +35,18 @@ from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import AuditEntry, PendingRequest, Ticket, TicketEvent, Upload
 from portal.directory.importer import Sender, find_sender
-from portal.tickets import links, numbers, outbox, ratelimit, tokens
+from portal.directory.servers import (
+    DirectoryServer,
+    Resolution,
+    directory_servers,
+    read_pick,
+    resolve_server,
+    server_details,
+)
+from portal.helpdesk.choose import connectors_for
+from portal.incidents import store as incidents
+from portal.incidents.matching import Match
+from portal.tickets import links, numbers, outbox, ratelimit, tokens, waivers
 from portal.tickets.queries import rejected_emergency_claims, ticket_payload
 from portal.wizard.flow import Draft, acceptance_key, multiline_field
 
@@ -237,6 +248,13 @@ class Filing:
     emergency: EmergencyDecision | None = None
     due: Due | None = None
     status_token: str | None = None  # the status token issued when this call filed it
+    # the server the request is about (None: it names none); when it is not found and
+    # the account has servers, filing waits for the sender to pick one (``needs_server``)
+    server: Resolution | None = None
+    needs_server: bool = False
+    # the open incident an emergency claim is attached to (portal.incidents): the
+    # ticket records it, and the claim never counts toward the abuse rule
+    incident: Match | None = None
 
     @property
     def draft(self) -> Draft:
@@ -244,8 +262,17 @@ class Filing:
         return Draft.from_json(self.pending.data)
 
 
-def prepare(db: Database, policy: Policy, pending_id: str, *, now: dt.datetime) -> Filing | None:
-    """Recheck a pending request against the directory and the current policy."""
+def prepare(
+    db: Database,
+    policy: Policy,
+    pending_id: str,
+    *,
+    now: dt.datetime,
+    server_pick: str | None = None,
+) -> Filing | None:
+    """Recheck a pending request against the directory and the current policy.
+    ``server_pick`` is the server picker's value (``templates/tickets/_server_picker.html``,
+    read by ``portal.directory.servers.read_pick``), when the sender has picked one."""
     with db.session() as session:
         pending = session.get(PendingRequest, pending_id)
         if pending is None:
@@ -277,7 +304,18 @@ def prepare(db: Database, policy: Policy, pending_id: str, *, now: dt.datetime) 
         return filing
     if cov.needs_acceptance and draft.accepted != acceptance_key(cov):
         filing.needs_acceptance = True
-    filing.emergency = emergency_decision(db, policy, sender, plan, draft, now=now)
+    filing.server, filing.needs_server = server_choice(sender, draft, server_pick)
+    if draft.emergency_claimed:
+        filing.incident = matching_incident(db, policy, draft, filing.server, now=now)
+    filing.emergency = emergency_decision(
+        db,
+        policy,
+        sender,
+        plan,
+        draft,
+        now=now,
+        incident=filing.incident.incident.title if filing.incident else "",
+    )
     filing.due = first_response_due(
         policy, plan, filing.emergency.priority, now, emergency=filing.emergency.accepted
     )
@@ -292,10 +330,12 @@ def emergency_decision(
     draft: Draft,
     *,
     now: dt.datetime,
+    incident: str = "",
 ) -> EmergencyDecision:
     """The one decision on a pending request's emergency mark, from the directory's plan
     and the account's claims found false. The filing link's page and filing both get it
-    from ``prepare``, so what the page shows is what filing does."""
+    from ``prepare``, so what the page shows is what filing does. ``incident``: the
+    title of the open incident the claim matches (``matching_incident``)."""
     return gate_emergency(
         policy,
         draft.request_type,
@@ -304,7 +344,30 @@ def emergency_decision(
         claimed=draft.emergency_claimed,
         rejected_claims=rejected_emergency_claims(db, sender.account_id),
         now=now,
+        incident=incident,
     )
+
+
+def matching_incident(
+    db: Database,
+    policy: Policy,
+    draft: Draft,
+    server: Resolution | None,
+    *,
+    now: dt.datetime,
+) -> Match | None:
+    """The newest open incident matching the request's words, server and type."""
+    servers: tuple[str, ...] = ()
+    if server is not None and server.server is not None:
+        servers = (server.server.name, server.server.server_id)
+    facts = incidents.request_facts(
+        policy,
+        " ".join([draft.text, *draft.details.values()]),
+        servers=servers,
+        request_type=draft.request_type,
+    )
+    found = incidents.find_matching(db, facts, now=now)
+    return found[0] if found else None
 
 
 def file_pending(
@@ -315,12 +378,16 @@ def file_pending(
     *,
     accepted_now: bool,
     now: dt.datetime,
+    server_pick: str | None = None,
 ) -> Filing | None:
-    """File the pending request as a ticket, exactly once."""
-    filing = prepare(db, policy, pending_id, now=now)
+    """File the pending request as a ticket, exactly once; a request about a server
+    the directory cannot tell waits for ``server_pick`` (see ``prepare``)."""
+    filing = prepare(db, policy, pending_id, now=now, server_pick=server_pick)
     if filing is None or filing.ticket is not None or filing.problem:
         return filing
     if filing.needs_acceptance and not accepted_now:
+        return filing
+    if filing.needs_server:
         return filing
     assert filing.sender is not None and filing.coverage is not None
     assert filing.emergency is not None and filing.due is not None
@@ -332,7 +399,10 @@ def file_pending(
     plan_obj = policy.plans[plan] if plan is not None else None
     number = numbers.new_number()
     details = {DETAIL_FIELDS[k].label: v for k, v in draft.details.items() if v}
-    routing = _routing(rt.routing, sender, draft)
+    server = filing.server.server if filing.server else None
+    if server is not None:
+        details |= server_details(server)  # the server found in the directory
+    routing = _routing(server)
     try:
         with db.session() as session:
             ticket = Ticket(
@@ -354,6 +424,9 @@ def file_pending(
                     # the policy's words for the first response, as filed
                     "first_response_text": due.describe(),
                     "tz": draft.tz or "",
+                    # when support next opened after filing (mails of a plan with no
+                    # promised time say it)
+                    "support_opens_at": due.opens_at.isoformat() if due.opens_at else None,
                 },
                 priority=decision.priority,
                 emergency_claimed=draft.emergency_claimed,
@@ -362,9 +435,13 @@ def file_pending(
                 coverage_status=cov.status,
                 coverage_reason=cov.reason,
                 estimate=cov.estimate.text if cov.estimate else None,
+                # the waivers claimed in the wizard that the coverage at filing still
+                # offers: a claim, staff decide (portal.tickets.waivers)
+                waivers_claimed=waivers.claimed(cov, draft.waivers),
                 due_at=due.at,
                 details=details,
                 routing=routing["kind"],
+                incident_id=filing.incident.incident.id if filing.incident else None,
                 status="open",
                 created_at=now,
                 updated_at=now,
@@ -384,6 +461,17 @@ def file_pending(
                     note=note,
                 )
             )
+            if ticket.waivers_claimed:
+                session.add(
+                    TicketEvent(
+                        ticket_id=ticket.id,
+                        at=now,
+                        kind="waiver_claimed",
+                        status="open",
+                        author="customer",
+                        note=waivers.claim_note(ticket),
+                    )
+                )
             pending = session.get(PendingRequest, filing.pending.id)
             assert pending is not None
             pending.ticket_number = number
@@ -391,7 +479,7 @@ def file_pending(
                 upload = session.get(Upload, attachment.id)
                 if upload is not None:
                     upload.ticket_id = ticket.id
-            _notify_filed(session, policy, settings, ticket, due.describe(), routing)
+            _notify_filed(session, db, policy, settings, ticket, due.describe(), routing)
     except IntegrityError:
         # filed at the same moment by a second click: show the ticket that won
         again = prepare(db, policy, pending_id, now=now)
@@ -402,39 +490,82 @@ def file_pending(
     return filing
 
 
-def _routing(kind: str, sender: Sender, draft: Draft) -> dict[str, str]:
-    """Requests about a server at the upstream provider go there, with name and id."""
-    if kind != "upstream":
+def file_now(
+    db: Database,
+    policy: Policy,
+    settings: Settings,
+    data: dict[str, Any],
+    *,
+    account_id: str,
+    email: str,
+    client: str,
+    now: dt.datetime,
+    server_pick: str | None = None,
+) -> Filing | None:
+    """File a signed-in contact's reviewed request at once (no e-mailed link: signing
+    in proved the address). It is recorded as a pending request, as the e-mailed link
+    would find it, and filed by ``file_pending``: the same re-check against the
+    directory and the policy, the same ticket, events and mails."""
+    pending_id = secrets.token_urlsafe(32)
+    with db.session() as session:
+        session.add(
+            PendingRequest(
+                id=pending_id,
+                account_id=account_id,
+                email=email,
+                data={k: v for k, v in data.items() if not str(k).startswith("_")},
+                client=ratelimit.client_key(settings.secret_key, client),
+                listed=True,
+                created_at=now,
+            )
+        )
+    return file_pending(
+        db, policy, settings, pending_id, accepted_now=False, now=now, server_pick=server_pick
+    )
+
+
+def server_choice(
+    sender: Sender, draft: Draft, server_pick: str | None
+) -> tuple[Resolution | None, bool]:
+    """The server a request is about, from the sender's pick or the server the request
+    names (the ``server`` detail), and whether filing must wait for a pick: when the
+    server is unknown or ambiguous and the account has servers to pick from. None when
+    the request names no server, or the sender picked "none of these"."""
+    none_of_these, picked = read_pick(server_pick)
+    text = draft.details.get("server", "")
+    servers = directory_servers(sender.servers)
+    if none_of_these or (picked is None and not text.strip()):
+        return None, False
+    resolution = resolve_server(servers, text, picked)
+    return resolution, not resolution.found and bool(servers)
+
+
+def _routing(server: DirectoryServer | None) -> dict[str, str]:
+    """Every request about a server goes where the directory says that server is,
+    whatever the request type: the upstream provider's servers to the upstream
+    provider (``PORTAL_UPSTREAM_EMAIL``, with the name and id), ours to our queue."""
+    if server is None:
         return {"kind": "own"}
-    text = draft.details.get("server", "").lower()
-    for name, server_id, owner in sender.servers:
-        if owner == "upstream" and (name.lower() in text or server_id.lower() in text):
-            return {"kind": "upstream", "server": name, "server_id": server_id}
-    return {"kind": "own"}
+    kind = "upstream" if server.upstream else "own"
+    return {"kind": kind, "server": server.name, "server_id": server.server_id}
 
 
 def _notify_filed(
     session: Session,
+    db: Database,
     policy: Policy,
     settings: Settings,
     ticket: Ticket,
     due_text: str,
     routing: dict[str, str],
 ) -> None:
-    summary = notify.ticket_summary(ticket, due_text)
+    summary = notify.ticket_summary(ticket, due_text, provider_zone=policy.provider.timezone)
     link = links.status_link(settings, ticket)
     outbox.enqueue(session, notify.filed(policy, ticket, summary=summary, link=link))
-    if settings.helpdesk_email:
-        outbox.enqueue(
-            session, notify.helpdesk_filed(settings.helpdesk_email, ticket, summary=summary)
-        )
-    if settings.helpdesk_webhook:
-        outbox.enqueue_webhook(
-            session,
-            settings.helpdesk_webhook,
-            ticket_payload(ticket, routing),
-            purpose="helpdesk",
-            ticket=ticket.number,
+    # the helpdesk (PORTAL_HELPDESK) and the mail and webhook copies (portal.helpdesk)
+    for connector in connectors_for(settings, db, policy):
+        connector.queue_filed(
+            session, ticket, summary=summary, payload=ticket_payload(ticket, routing)
         )
     if routing["kind"] == "upstream" and settings.upstream_email:
         message = notify.upstream(

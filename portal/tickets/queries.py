@@ -72,6 +72,9 @@ def rejected_emergency_claims(db: Database, account_id: str) -> list[dt.datetime
             select(Ticket.created_at).where(
                 Ticket.account_id == account_id,
                 Ticket.emergency_outcome.in_(COUNTED_OUTCOMES),
+                # a claim attached to a known incident never counts, even when staff
+                # reject it later (portal.incidents)
+                Ticket.incident_id.is_(None),
             )
         )
         return list(rows)

@@ -21,6 +21,7 @@ EMERGENCY_LABELS = {
     "ignored_abuse": "Not considered: the account's emergency mark was being ignored",
     "not_on_plan": "Not considered: the plan has no emergency handling",
     "rejected_by_staff": "Not an emergency, as our staff found",
+    "known_incident": "Attached to a known incident: not counted as a false emergency",
 }
 
 # What a ticket's history (ticket_events.kind) can hold. Customers see only PUBLIC_EVENTS;
@@ -56,3 +57,26 @@ PUBLIC_EVENTS = frozenset(
         "merged",
     }
 )
+
+# Request Tracker's statuses (its default lifecycle) as the portal's: "new" is not yet
+# touched, "open" is being worked on, "stalled" waits for someone (in practice the
+# customer), "resolved" is done and "rejected" or "deleted" will not be done. A status
+# of a custom RT lifecycle that is not listed here changes nothing in the portal.
+RT_STATUSES = {
+    "new": "open",
+    "open": "in_progress",
+    "stalled": "waiting_for_customer",
+    "resolved": "completed",
+    "rejected": "cancelled",
+    "deleted": "cancelled",
+}
+
+
+def from_rt_status(status: str) -> str | None:
+    """The portal status of an RT status (None: not one the portal knows)."""
+    return RT_STATUSES.get(status.strip().lower())
+
+
+def helpdesk_status(helpdesk: str, status: str) -> str | None:
+    """The portal status of a status name in the helpdesk called ``helpdesk``."""
+    return from_rt_status(status) if helpdesk == "rt" else None

@@ -5,7 +5,6 @@ the mail that reports it."""
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from sqlalchemy import select
 
@@ -21,9 +20,11 @@ from portal import notify
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import PendingRequest, Ticket, TicketEvent
+from portal.helpdesk.choose import connectors_for
 from portal.tickets import outbox
 from portal.tickets.links import link_for_mail
 from portal.tickets.states import CLOSED, EMERGENCY_LABELS, STATUS_LABELS, STATUSES
+from portal.timefmt import human_time, ticket_zone
 
 
 def set_status(
@@ -118,10 +119,9 @@ def reject_emergency(
         if due is None or due.at is None:
             when = "There is no guaranteed time for the first response on your plan."
         else:
-            local = due.at.astimezone(zoneinfo.ZoneInfo(due.calendar.timezone))
+            zone = ticket_zone(ticket.plan_snapshot, policy.provider.timezone)
             when = (
-                f"The first response is due by {local:%a %-d %b %Y, %H:%M} "
-                f"({due.calendar.timezone})"
+                f"The first response is due by {human_time(due.at, zone, now=now)}"
                 + (", that is now" if due.at <= now else "")
                 + f": {due.describe()}."
             )
@@ -160,18 +160,9 @@ def add_comment(
         ticket.updated_at = now
         if ticket.status == "waiting_for_customer":
             ticket.status = "open"
-        if settings.helpdesk_email:
-            outbox.enqueue(
-                session, notify.customer_comment(settings.helpdesk_email, ticket, text=text)
-            )
-        if settings.helpdesk_webhook:
-            outbox.enqueue_webhook(
-                session,
-                settings.helpdesk_webhook,
-                {"event": "comment", "number": ticket.number, "text": text},
-                purpose="comment",
-                ticket=ticket.number,
-            )
+        # to the helpdesk (RT: as correspondence) and the mail and webhook copies
+        for connector in connectors_for(settings, db):
+            connector.queue_comment(session, ticket, text)
 
 
 def add_feedback(

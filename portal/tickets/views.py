@@ -17,15 +17,26 @@ from kb.policy import Policy
 from kb.policy.engine import first_response_due
 from portal import analytics, api, http
 from portal.db.models import Ticket
+from portal.directory import customer_sessions, servers
 from portal.forms import read_form
 from portal.sessions import csrf_token, session_id
 from portal.templating import render
-from portal.tickets import links, numbers, queries, states, tokens, updates
-from portal.tickets.filing import file_pending, prepare, refused_characters, submit
+from portal.tickets import history, links, my_requests, numbers, queries, states, tokens, updates
+from portal.tickets.filing import (
+    Filing,
+    file_now,
+    file_pending,
+    prepare,
+    refused_characters,
+    submit,
+)
+from portal.timefmt import ticket_zone
 from portal.wizard import drafts, uploads
+from portal.wizard import signed_in as facts
 from portal.wizard.flow import (
     STEPS,
     Draft,
+    Known,
     check_all,
     check_choose,
     check_coverage,
@@ -44,13 +55,17 @@ STEP_ROUTES = {step: f"wizard.{step}" for step in STEPS}
 async def send_review(request: Request) -> Response:
     """The review step's "Send request" (POST /request/review): every step is checked
     again, then the request goes for verification. The answer is the same for listed
-    and unlisted senders."""
+    and unlisted senders. A signed-in contact's request is filed at once
+    (``_file_signed_in``)."""
     policy = http.policy(request)
     draft = await run_in_threadpool(drafts.load, http.database(request), session_id(request))
-    needed = check_all(policy, draft, now=http.now())
+    known = await facts.known(request, policy)
+    needed = check_all(policy, draft, now=http.now(), known=known)
     if needed != "review":
         return RedirectResponse(request.url_for(STEP_ROUTES[needed]).path, status_code=303)
     await read_form(request)
+    if known is not None:
+        return await _file_signed_in(request, policy, draft, known)
     # a new session id from here on (the draft goes along and is then discarded):
     # whoever held the old cookie cannot follow the request being sent
     await drafts.rotate_session(request)
@@ -86,8 +101,73 @@ async def send_review(request: Request) -> Response:
     await run_in_threadpool(analytics.record, http.database(request), "ready", draft.request_type)
     await run_in_threadpool(drafts.discard, http.database(request), session_id(request))
     http.wake_outbox(request)
-    context = {"message": result.message, "email": draft.email}
+    context = {"message": result.message, "email": draft.email, "account": draft.account}
     return render(request, "tickets/sent.html", context, no_store=True)
+
+
+async def _file_signed_in(request: Request, policy: Policy, draft: Draft, known: Known) -> Response:
+    """File a signed-in contact's reviewed request now and show its page (303 to
+    ``/tickets/<number>``, which the contact sees without a token)."""
+    db = http.database(request)
+    filing = await run_in_threadpool(
+        file_now,
+        db,
+        policy,
+        http.settings(request),
+        draft.to_json(),
+        account_id=known.account,
+        email=known.email,
+        client=http.client_address(request),
+        now=http.now(),
+    )
+    if filing is None or filing.ticket is None:
+        if filing is not None and filing.needs_acceptance:
+            return RedirectResponse(request.url_for("wizard.coverage").path, status_code=303)
+        if filing is not None and filing.needs_server:
+            problem = "Pick the server this request is about in the details step."
+        else:
+            problem = (filing.problem if filing else "") or "This request cannot be filed."
+        return render(
+            request,
+            "message.html",
+            {"title": "Not filed", "message": f"{problem} Nothing was filed; your draft is kept."},
+            status_code=409,
+            no_store=True,
+        )
+    await run_in_threadpool(analytics.record, db, "ready", draft.request_type)
+    await run_in_threadpool(drafts.discard, db, session_id(request))
+    http.wake_outbox(request)
+    path = request.url_for("tickets.status", number=filing.ticket.number).path
+    return RedirectResponse(f"{path}?filed=1", status_code=303)
+
+
+async def _signed_in_token(request: Request, policy: Policy, number: str) -> str | None:
+    """The ticket's status token when the signed-in contact may see the ticket (their
+    own, or any of the account's for the roles that see them all), else None."""
+    customer = await customer_sessions.current(request)
+    if customer is None:
+        return None
+    return await run_in_threadpool(
+        my_requests.ticket_token,
+        http.database(request),
+        policy,
+        http.settings(request),
+        customer.sender,
+        number,
+    )
+
+
+async def _ticket_number(request: Request, policy: Policy, token: str) -> tuple[str, str]:
+    """The ticket number of this URL and the token to carry: a valid status token, or
+    the signed-in contact's access (404 otherwise)."""
+    try:
+        return await run_in_threadpool(_verify_status_token, request, token), token
+    except tokens.TokenError as exc:
+        number = str(request.path_params["number"])
+        signed_in = await _signed_in_token(request, policy, number)
+        if signed_in is None:
+            raise HTTPException(404, "No such ticket, or the link is not valid.") from exc
+        return number, signed_in
 
 
 def _pending_id(request: Request, token: str) -> str:
@@ -109,18 +189,24 @@ async def confirm(request: Request) -> Response:
     """The emailed link: shows what will be filed; the button files it (GET changes
     nothing, so mail scanners that follow links cannot file requests)."""
     policy = http.policy(request)
+    server_pick: str | None = None  # the server picker's value, when one was chosen
+    accepted = False
     if request.method == "POST":
         form = await read_form(request)
         token = str(form.get("token") or "")
         pending_id = _pending_id(request, token)
+        picked = form.get("server_pick")
+        server_pick = picked if isinstance(picked, str) and picked else None
+        accepted = form.get("accept_charges") == "yes"
         filing = await run_in_threadpool(
             file_pending,
             http.database(request),
             policy,
             http.settings(request),
             pending_id,
-            accepted_now=form.get("accept_charges") == "yes",
+            accepted_now=accepted,
             now=http.now(),
+            server_pick=server_pick,
         )
         if filing is not None and filing.ticket is not None:
             http.wake_outbox(request)
@@ -154,11 +240,11 @@ async def confirm(request: Request) -> Response:
             filing.draft.request_type,
         )
     due_local = opens_local = None
-    tz = filing.draft.tz or policy.provider.timezone
+    tz = ticket_zone({"tz": filing.draft.tz}, policy.provider.timezone)
     if filing.due is not None and filing.due.at is not None:
-        due_local = filing.due.at.astimezone(zoneinfo.ZoneInfo(tz))
+        due_local = filing.due.at
     elif filing.due is not None and filing.due.opens_at is not None:
-        opens_local = filing.due.opens_at.astimezone(zoneinfo.ZoneInfo(tz))
+        opens_local = filing.due.opens_at
     context = {
         "policy": policy,
         "filing": filing,
@@ -168,10 +254,34 @@ async def confirm(request: Request) -> Response:
         "csrf": csrf_token(request),
         "due_local": due_local,
         "opens_local": opens_local,
+        "tz": tz,  # the customer's zone: every time on the page is in it
+        "now": http.now(),
         # no links: a status link goes only to the contact of its ticket
         "similar": similar,
+        "picker": _server_picker(filing, server_pick, submitted=request.method == "POST"),
+        "accepted": accepted,  # kept ticked when the page is shown again
     }
     return render(request, "tickets/confirm.html", context, no_store=True)
+
+
+def _server_picker(
+    filing: Filing, server_pick: str | None, *, submitted: bool
+) -> servers.Picker | None:
+    """The account's servers to pick from, when the server the request names is
+    unknown or ambiguous (and again after a pick, so a page shown once more for another
+    reason keeps it). Only here, where the sender has proved the address: the
+    anonymous wizard never shows an account's servers."""
+    if filing.sender is None or not filing.sender.servers:
+        return None
+    if not (filing.needs_server or server_pick is not None):
+        return None
+    return servers.picker(
+        filing.sender.servers,
+        filing.server,
+        typed=filing.draft.details.get("server", ""),
+        value=server_pick,
+        submitted=submitted,
+    )
 
 
 def _response_words(
@@ -180,7 +290,7 @@ def _response_words(
     """For a ticket with no due time: the policy's words for its first response and
     when support next opens, in the customer's time zone (with that zone)."""
     snapshot = ticket.plan_snapshot or {}
-    tz = str(snapshot.get("tz") or policy.provider.timezone)
+    tz = ticket_zone(snapshot, policy.provider.timezone)
     if ticket.due_at is not None:
         return "", None, tz
     plan = ticket.plan if ticket.plan in policy.plans else None
@@ -193,21 +303,42 @@ def _response_words(
     return text, opens, tz
 
 
+# the thank-you after the status page's forms, by what was sent
+SENT_MESSAGES = {
+    "comment": "Thank you: your information is added to the request.",
+    "feedback": "Thank you for your feedback: it went to a supervisor, who reads every message.",
+    "complaint": "Thank you: your complaint went to a supervisor, who reads every message.",
+}
+
+
 async def _ticket_page(
-    request: Request, policy: Policy, number: str, *, just_filed: bool, token: str | None
+    request: Request,
+    policy: Policy,
+    number: str,
+    *,
+    just_filed: bool,
+    token: str | None,
+    sent: str = "",
 ) -> Response:
     """The status page with the status token the visitor came with (or the one just
     issued by filing). It never makes a token: without one the page shows the ticket
     but no forms or attachments, and offers to mail a new link."""
     view = await run_in_threadpool(queries.load_ticket, http.database(request), number)
     if view is None:
-        raise HTTPException(404, "No such ticket.")
-    response_text, opens_local, tz = _response_words(policy, view.ticket, http.now())
+        return _without_valid_link(request, policy, number, "This link is not valid.", 404)
+    now = http.now()
+    response_text, opens_local, tz = _response_words(policy, view.ticket, now)
     context = {
         "policy": policy,
         "response_text": response_text,
         "opens_local": opens_local,
         "customer_tz": tz,
+        "now": now,
+        "history": history.customer_history(view.events, states.STATUS_LABELS),
+        # "First response by …" until our staff answered; feedback once there is a reply
+        "answered_at": history.first_answer(view.events),
+        "has_reply": history.has_reply(view.events),
+        "sent_message": SENT_MESSAGES.get(sent, ""),
         "view": view,
         "ticket": view.ticket,
         "labels": states.STATUS_LABELS,
@@ -273,20 +404,29 @@ def _link_page(
     return render(request, "tickets/link.html", context, status_code=status_code, no_store=True)
 
 
+def _without_valid_link(
+    request: Request, policy: Policy, number: str, problem: str, status_code: int
+) -> Response:
+    """``/tickets/<number>`` without a valid link: never the ticket and never the
+    knowledge base's 404, but the same page for every number, offering to mail a fresh
+    link to the ticket's listed contacts (POST /tickets/link). The one place to change
+    for visitors who are known otherwise (a signed-in contact)."""
+    return _link_page(request, policy, problem, number=number, status_code=status_code)
+
+
 async def status_page(request: Request) -> Response:
     policy = http.policy(request)
     token = request.query_params.get("token", "")
+    number = str(request.path_params["number"])
     try:
         number = await run_in_threadpool(_verify_status_token, request, token)
     except tokens.TokenError as exc:
+        signed_in = await _signed_in_token(request, policy, number)
+        if signed_in is not None:  # the signed-in contact of the ticket's account
+            filed = request.query_params.get("filed") == "1"
+            return await _ticket_page(request, policy, number, just_filed=filed, token=signed_in)
         problem = str(exc) if token else "This address has no link token."
-        return _link_page(
-            request,
-            policy,
-            problem,
-            number=str(request.path_params["number"]),
-            status_code=410 if exc.expired else 404,
-        )
+        return _without_valid_link(request, policy, number, problem, 410 if exc.expired else 404)
     return await _ticket_page(request, policy, number, just_filed=False, token=token)
 
 
@@ -336,7 +476,8 @@ async def request_link(request: Request) -> Response:
 async def add_to_ticket(request: Request) -> Response:
     policy = http.policy(request)
     form = await read_form(request, multiline=lambda name: name == "text")
-    number = _status_number(request, str(form.get("token") or ""))
+    # a valid status link, or the signed-in contact's access ("my requests")
+    number, token = await _ticket_number(request, policy, str(form.get("token") or ""))
     text = str(form.get("text") or "").strip()
     kind = request.path_params["kind"]
     if not text:
@@ -369,9 +510,10 @@ async def add_to_ticket(request: Request) -> Response:
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from exc
     http.wake_outbox(request)
-    return await _ticket_page(
-        request, policy, number, just_filed=False, token=str(form.get("token") or "")
-    )
+    if form.get("back") == "requests":  # sent from "my requests": back there
+        path = request.url_for("accounts.requests").path
+        return RedirectResponse(f"{path}?sent={kind}#t-{number}", status_code=303)
+    return await _ticket_page(request, policy, number, just_filed=False, token=token, sent=kind)
 
 
 REQUESTS_API = api.Operation(
@@ -381,7 +523,10 @@ REQUESTS_API = api.Operation(
             "type": "object",
             "description": (
                 "The wizard's fields; what a request type needs is checked as in the "
-                "wizard, which names every missing field. Other fields are ignored."
+                "wizard, which names every missing field. Other fields are ignored. "
+                "Signed in (the sign-in cookie of POST /api/signin/verify), account, "
+                "email, plan, role and version come from the account directory and are "
+                "ignored here, and the request is filed at once (201)."
             ),
             "properties": {
                 "text": {"type": "string", "description": "what is wrong, under 2,000 characters"},
@@ -408,6 +553,14 @@ REQUESTS_API = api.Operation(
         max_bytes=MAX_API_BODY,
     ),
     responses={
+        201: api.Reply(
+            "Signed in: filed at once (its page is ``url``, shown to the signed-in contact)",
+            {
+                "type": "object",
+                "required": ["number", "url"],
+                "properties": {"number": {"type": "string"}, "url": {"type": "string"}},
+            },
+        ),
         202: api.Reply(
             "Accepted for verification: a listed contact gets a link by mail",
             {
@@ -451,11 +604,14 @@ async def api_requests(request: Request) -> Response:
     form = {f"detail_{k}": str(v) for k, v in (details or {}).items() if isinstance(v, str)}
     form["priority"] = flat.get("priority", "")
     form["emergency"] = "yes" if payload.get("emergency") is True else ""
-    draft, errors = _draft_from_api(policy, flat, accept, form)
+    known = await facts.known(request, policy)  # signed in: who asks is the directory's
+    draft, errors = _draft_from_api(policy, flat, accept, form, known=known)
     if errors:
         return JSONResponse(
             {"error": "the request is incomplete", "fields": errors}, status_code=422
         )
+    if known is not None:
+        return await _api_file_signed_in(request, policy, draft, known)
     result = await run_in_threadpool(
         submit,
         http.database(request),
@@ -473,13 +629,46 @@ async def api_requests(request: Request) -> Response:
     return JSONResponse({"message": result.message}, status_code=202)
 
 
+async def _api_file_signed_in(
+    request: Request, policy: Policy, draft: Draft, known: Known
+) -> Response:
+    """POST /api/requests while signed in: filed at once, 201 with its number and page."""
+    filing = await run_in_threadpool(
+        file_now,
+        http.database(request),
+        policy,
+        http.settings(request),
+        draft.to_json(),
+        account_id=known.account,
+        email=known.email,
+        client=http.client_address(request),
+        now=http.now(),
+    )
+    if filing is None or filing.ticket is None:
+        if filing is not None and filing.needs_server:
+            fields = {"details.server": "name one of the account's servers (see GET /api/me)"}
+            return JSONResponse({"error": "which server?", "fields": fields}, status_code=422)
+        problem = (filing.problem if filing else "") or "This request cannot be filed."
+        return JSONResponse({"error": problem}, status_code=409)
+    http.wake_outbox(request)
+    number = filing.ticket.number
+    url = str(request.url_for("tickets.status", number=number).path)
+    return JSONResponse({"number": number, "url": url}, status_code=201)
+
+
 def _draft_from_api(
-    policy: Policy, flat: dict[str, str], accept: str, form: dict[str, str]
+    policy: Policy,
+    flat: dict[str, str],
+    accept: str,
+    form: dict[str, str],
+    *,
+    known: Known | None = None,
 ) -> tuple[Draft, dict[str, str]]:
-    """The wizard's steps, run in order on the API's fields, as the wizard would."""
+    """The wizard's steps, run in order on the API's fields, as the wizard would
+    (signed in, who is asking comes from the directory)."""
     errors: dict[str, str] = {}
     described = check_describe(Draft(), flat)
-    chosen = check_choose(policy, described.draft, flat)
+    chosen = check_choose(policy, described.draft, flat, known=known)
     errors.update(described.errors)
     errors.update(chosen.errors)
     draft = chosen.draft
@@ -496,7 +685,8 @@ def _draft_from_api(
 
 async def attachment(request: Request) -> Response:
     """A ticket's attachment for its customer: always a download, never rendered."""
-    number = _status_number(request, request.query_params.get("token", ""))
+    policy = http.policy(request)
+    number, _token = await _ticket_number(request, policy, request.query_params.get("token", ""))
     view = await run_in_threadpool(queries.load_ticket, http.database(request), number)
     upload = next(
         (u for u in (view.attachments if view else []) if u.id == request.path_params["upload"]),

@@ -17,12 +17,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kb.policy import Policy
-from kb.policy.details import DETAIL_FIELDS, DetailField
-from kb.policy.engine import Coverage, Facts, coverage, ordinary_priorities
+from kb.policy.details import DETAIL_FIELDS, DetailField, missing_details, number_problem
+from kb.policy.engine import (
+    Coverage,
+    Facts,
+    PlanPrice,
+    coverage,
+    ordinary_priorities,
+    plan_price,
+)
 from portal import inputs
+from portal.directory.normalise import looks_like_account
 
 STEPS = ("describe", "choose", "coverage", "details", "review")
-OPTIONAL_DETAILS = frozenset({"preferred_date", "screenshot"})
+# the detail whose number prices a plan (``plan_price_for``)
+SERVER_COUNT = "server_count"
 LIMITS = {"text": 300, "textarea": 10_000, "email": 254, "datetime": 16, "date": 10}
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 _ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$")
@@ -56,6 +65,9 @@ class Draft:
     version: str | None = None
     tz: str = ""
     accepted: str | None = None  # the estimate the customer accepted (acceptance_key)
+    # the waivers (ids) the customer believes apply to paid work: a claim, not a
+    # decision; staff confirm it after filing (portal.tickets.waivers)
+    waivers: tuple[str, ...] = ()
     details: dict[str, str] = field(default_factory=dict)
     priority: str = ""
     emergency: bool = False  # claimed on a type that can be an emergency
@@ -82,6 +94,7 @@ class Draft:
             "version": self.version,
             "tz": self.tz,
             "accepted": self.accepted,
+            "waivers": list(self.waivers),
             "details": dict(self.details),
             "priority": self.priority,
             "emergency": self.emergency,
@@ -121,6 +134,7 @@ class Draft:
                 )
         done = data.get("done")
         suggested = data.get("suggested")
+        waivers = data.get("waivers")  # absent in drafts stored before claims existed
         return cls(
             id=draft_id,
             text=text("text"),
@@ -132,6 +146,9 @@ class Draft:
             version=optional("version"),
             tz=text("tz"),
             accepted=optional("accepted"),
+            waivers=tuple(w for w in waivers if isinstance(w, str))
+            if isinstance(waivers, list)
+            else (),
             details={
                 str(k): v
                 for k, v in (details.items() if isinstance(details, dict) else ())
@@ -200,13 +217,71 @@ def check_describe(draft: Draft, form: Form) -> Checked:
     return result
 
 
-def check_choose(policy: Policy, draft: Draft, form: Form) -> Checked:
+@dataclass(frozen=True)
+class Known:
+    """What the account directory says about a signed-in contact: the choose step
+    takes these instead of asking (``portal.wizard.signed_in`` gathers them)."""
+
+    account: str
+    email: str
+    name: str
+    plan: str  # the plan in force today
+    plan_ends: dt.date | None
+    role: str
+    version: str | None
+    # the account's contacts (name, role id), to say who may ask for a restricted type
+    contacts: tuple[tuple[str, str], ...] = ()
+    # the account's servers (name, id, owner), for the details step's picker
+    servers: tuple[tuple[str, str, str], ...] = ()
+
+
+def _role_name(policy: Policy, role: str) -> str:
+    found = policy.contacts.role(role)
+    return (found.name if found else role).lower()
+
+
+def who_may_ask(policy: Policy, request_type: str, known: Known) -> str:
+    """Why a signed-in contact cannot ask for a role-restricted type, and who can: the
+    roles the policy names and the account's contacts in them ("" when allowed)."""
+    rt = policy.request_types[request_type]
+    if not rt.roles or known.role in rt.roles:
+        return ""
+    roles = " or ".join(_role_name(policy, r) for r in rt.roles)
+    people = [
+        f"{name} ({_role_name(policy, role)})" for name, role in known.contacts if role in rt.roles
+    ]
+    text = f"Only the account's {roles} may ask for “{rt.title}”."
+    if people:
+        text += " On your account that is " + ", ".join(people) + ": ask them to file it."
+    else:
+        text += " Your account has no such contact listed; its primary contact can add one."
+    return text
+
+
+def check_choose(
+    policy: Policy, draft: Draft, form: Form, *, known: Known | None = None
+) -> Checked:
+    """The choose step: the request type and, when not signed in, who is asking
+    (account, address, plan, role, version) and the time zone. Signed in (``known``),
+    who is asking comes from the directory, and a type the contact's role may not ask
+    for is refused here, saying who may."""
+    if known is not None:
+        form = {
+            **form,
+            "account": known.account,
+            "email": known.email,
+            "plan": known.plan,
+            "role": known.role,
+            "version": known.version or "",
+        }
     result = Checked(replace(draft))
     rt = _text(form, "request_type")
     if rt not in policy.request_types:
         result.errors["request_type"] = "Choose the kind of request that fits best."
-    account = _text(form, "account")
-    if not _ACCOUNT.match(account):
+    elif known is not None and who_may_ask(policy, rt, known):
+        result.errors["request_type"] = who_may_ask(policy, rt, known)
+    account = _text(form, "account")  # kept as typed; matched by its key
+    if len(account) > 40 or not looks_like_account(account):
         result.errors["account"] = "Enter your account id, for example HH-10234."
     email = _text(form, "email").lower()
     if len(email) > 254 or not _EMAIL.match(email):
@@ -258,9 +333,25 @@ def acceptance_key(cov: Coverage) -> str:
     return cov.estimate.text if cov.estimate else cov.reason
 
 
+WAIVER_FIELD = "waiver_"  # one checkbox per waiver: ``waiver_<id>``
+
+
+def claimed_waivers(cov: Coverage, form: Form) -> tuple[str, ...]:
+    """The waivers of paid work whose box is ticked (``waiver_<id>``), in the policy's
+    order; nothing else can be claimed (an unknown id is ignored)."""
+    if cov.status != "paid":
+        return ()
+    ticked = ("yes", "on", "true", "1")
+    return tuple(w.id for w in cov.waivers if form.get(WAIVER_FIELD + w.id) in ticked)
+
+
 def check_coverage(policy: Policy, draft: Draft, form: Form) -> Checked:
+    """The coverage step: paid work needs its acceptance (of the charges, or of a quote);
+    the customer may also claim the type's waivers, which leaves it paid until staff
+    confirm one."""
     result = Checked(replace(draft))
     cov = current_coverage(policy, draft)
+    result.draft.waivers = claimed_waivers(cov, form)
     if not cov.can_continue:
         result.errors["coverage"] = cov.reason
     elif cov.needs_acceptance:
@@ -284,6 +375,8 @@ def _parse_local(value: str) -> dt.datetime | None:
 
 def _check_detail(spec: DetailField, value: str, tz: zoneinfo.ZoneInfo, now: dt.datetime) -> str:
     """What is wrong with a filled-in detail, or ""."""
+    if spec.kind == "number":
+        return number_problem(spec, value)
     if len(value) > LIMITS.get(spec.kind, 300):
         return f"Keep “{spec.label}” under {LIMITS[spec.kind]:,} characters."
     if spec.kind == "email" and not _EMAIL.match(value):
@@ -306,26 +399,30 @@ def _check_detail(spec: DetailField, value: str, tz: zoneinfo.ZoneInfo, now: dt.
 
 def check_details(policy: Policy, draft: Draft, form: Form, *, now: dt.datetime) -> Checked:
     """The details step: the type's details (attachments as held by the draft), the
-    priority and the emergency mark."""
+    priority and the emergency mark. What must be given is kb's rule
+    (``missing_details``: required details, optional ones, "one of these" groups); an
+    incomplete group's error is keyed ``group-N``, and every typed value is kept."""
     result = Checked(replace(draft))
     rt = policy.request_types[draft.request_type]
     details: dict[str, str] = {}
+    filled: set[str] = set()
     tz = zoneinfo.ZoneInfo(draft.tz or policy.provider.timezone)
     for detail_id in rt.details:
         spec = DETAIL_FIELDS[detail_id]
         if spec.kind == "file":
-            if detail_id not in OPTIONAL_DETAILS and detail_id not in draft.attachments:
-                result.errors[detail_id] = f"Attach the {spec.label.lower()}."
+            if detail_id in draft.attachments:
+                filled.add(detail_id)
             continue
         value = _text(form, f"detail_{detail_id}")
         details[detail_id] = value
         if not value:
-            if detail_id not in OPTIONAL_DETAILS:
-                result.errors[detail_id] = f"Fill in “{spec.label}”."
             continue
+        filled.add(detail_id)
         problem = _check_detail(spec, value, tz, now)
         if problem:
             result.errors[detail_id] = problem
+    for key, message in missing_details(rt, filled).items():
+        result.errors.setdefault(key, message)
     priority = _text(form, "priority")
     emergency = form.get("emergency") in ("yes", "on", "true", "1")
     if priority not in rt.priorities:
@@ -360,12 +457,71 @@ def details_form(draft: Draft) -> dict[str, str]:
     return form
 
 
-def check_step(policy: Policy, step: str, draft: Draft, *, now: dt.datetime) -> Checked:
-    """Re-check a stored step against the current policy."""
+@dataclass(frozen=True)
+class PlanQuote:
+    """A plan's price for the number of servers the customer gave, computed from the
+    policy's structured price (``plans[].price``) by kb's ``plan_price``."""
+
+    plan: str  # plan id
+    name: str  # the plan's name
+    price: PlanPrice
+    terms: str  # the policy's own words for the price (``price.text``)
+
+    @property
+    def text(self) -> str:
+        """One line for pages and mails, e.g. "Priority: $400.00 per month for 6
+        servers (…); at least 3 months, $1,200.00 in all." """
+        return f"{self.name}: {self.price.text}."
+
+
+def _names_plan(title: str, type_id: str, plan_id: str, plan_name: str) -> bool:
+    words = set(re.findall(r"[a-z0-9]+", f"{title} {type_id}".lower()))
+    return plan_id.lower() in words or plan_name.lower() in words
+
+
+def plan_prices(policy: Policy, request_type: str, servers: str) -> tuple[PlanQuote, ...]:
+    """The price of each plan with a structured price per month or year, for
+    ``servers`` as typed, when the request type asks the number of servers; only the
+    plans the type names (e.g. "Order priority support") when it names any. Empty when
+    the type does not ask it, the number is not valid, or no plan has such a price."""
+    rt = policy.request_types.get(request_type)
+    if rt is None or SERVER_COUNT not in rt.details:
+        return ()
+    text = servers.strip()
+    if not text or number_problem(DETAIL_FIELDS[SERVER_COUNT], text):
+        return ()
+    quotes = []
+    for plan in policy.plans.values():
+        price = plan_price(policy, plan.id, int(text))
+        if price is not None:
+            quotes.append(PlanQuote(plan.id, plan.name, price, plan.price.text))
+    named = [q for q in quotes if _names_plan(rt.title, rt.id, q.plan, q.name)]
+    return tuple(named or quotes)
+
+
+def plan_price_for(policy: Policy, draft: Draft) -> tuple[PlanQuote, ...]:
+    """The computed plan prices for a draft (its request type and its stored number of
+    servers): what the details step, the review page and the mails show."""
+    return plan_prices(policy, draft.request_type, draft.details.get(SERVER_COUNT, ""))
+
+
+def plan_price_text(policy: Policy, draft: Draft) -> str:
+    """``plan_price_for`` as plain text for a mail, "" when there is no price."""
+    return " ".join(q.text for q in plan_price_for(policy, draft))
+
+
+def check_step(
+    policy: Policy, step: str, draft: Draft, *, now: dt.datetime, known: Known | None = None
+) -> Checked:
+    """Re-check a stored step against the current policy (and, signed in, against the
+    directory: a draft that names someone else or other facts goes back to choose)."""
     if step == "describe":
         return check_describe(draft, {"text": draft.text})
     if step == "choose":
-        return check_choose(policy, draft, choose_form(draft))
+        checked = check_choose(policy, draft, choose_form(draft), known=known)
+        if known is not None and facts_of(checked.draft) != facts_of(draft):
+            checked.errors.setdefault("account", "You are signed in: choose the request again.")
+        return checked
     if step == "coverage":
         checked = check_coverage(policy, draft, {"accept_charges": "yes"})
         cov = current_coverage(policy, draft)
@@ -377,11 +533,16 @@ def check_step(policy: Policy, step: str, draft: Draft, *, now: dt.datetime) -> 
     return Checked(draft)
 
 
-def check_all(policy: Policy, draft: Draft, *, now: dt.datetime) -> str:
+def facts_of(draft: Draft) -> tuple[str, str, str, str | None, str | None]:
+    """Who is asking, as a draft holds it."""
+    return (draft.account, draft.email, draft.plan, draft.role, draft.version)
+
+
+def check_all(policy: Policy, draft: Draft, *, now: dt.datetime, known: Known | None = None) -> str:
     """The first step whose stored values do not pass (``review`` when all do): every
-    step is checked again against the current policy before a later one is shown,
-    accepted or filed."""
+    step is checked again against the current policy (and the directory, signed in)
+    before a later one is shown, accepted or filed."""
     for step in STEPS[:-1]:
-        if step not in draft.done or not check_step(policy, step, draft, now=now).ok:
+        if step not in draft.done or not check_step(policy, step, draft, now=now, known=known).ok:
             return step
     return "review"

@@ -4,7 +4,7 @@ next step's URL); htmx only adds live suggestions while the customer types."""
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from kb.policy import Policy
-from kb.policy.details import DETAIL_FIELDS
+from kb.policy.details import DETAIL_FIELDS, group_text, required_details
+from kb.policy.emergencies import explain_emergencies
 from kb.policy.engine import (
     Due,
     EmergencyDecision,
@@ -22,20 +23,27 @@ from kb.policy.engine import (
     describe_rate,
     expected_emergency,
     first_response_due,
+    gate_emergency,
     ordinary_priorities,
     ordinary_priority,
 )
+from kb.policy.model import RequestType
 from kb.policy.suggest import suggest
 from portal import analytics, http, offload
+from portal.directory.servers import directory_servers
 from portal.forms import plain, read_form
+from portal.incidents import views as incidents
 from portal.sessions import csrf_token, session_id
-from portal.templating import render
-from portal.wizard import drafts, uploads
+from portal.templating import is_htmx, render
+from portal.timefmt import human_time, ticket_zone
+from portal.wizard import drafts, uploads, zones
+from portal.wizard import signed_in as facts
 from portal.wizard.flow import (
-    OPTIONAL_DETAILS,
+    SERVER_COUNT,
     STEPS,
     TIMEZONES,
     Draft,
+    Known,
     acceptance_key,
     check_all,
     check_choose,
@@ -46,6 +54,9 @@ from portal.wizard.flow import (
     current_coverage,
     details_form,
     multiline_field,
+    plan_price_for,
+    plan_prices,
+    who_may_ask,
 )
 
 # the route name of each step (portal/app.py)
@@ -127,6 +138,8 @@ def _context(
         "csrf": csrf_token(request),
         "errors": {},
         "form": {},
+        # signed in: the directory's facts (portal.wizard.signed_in; set by ``guard``)
+        "known": getattr(request.state, "known", None),
         **extra,
     }
 
@@ -136,7 +149,8 @@ async def guard(request: Request, step: str) -> tuple[Policy, Draft] | Response:
     step that still needs the customer (every stored step is checked again)."""
     policy = http.policy(request)
     draft = await _draft(request)
-    needed = check_all(policy, draft, now=http.now())
+    known = await facts.known(request, policy)  # signed in: the directory's facts
+    needed = check_all(policy, draft, now=http.now(), known=known)
     if STEPS.index(needed) < STEPS.index(step):
         return redirect_to_step(request, needed)
     return policy, draft
@@ -191,6 +205,10 @@ async def describe(request: Request) -> Response:
         await suggestions(request, policy, text) if text else {"articles": [], "types": []}
     )
     context["types"] = _first(policy, form.get("suggested", "").split(","), context["types"])
+    # a known incident that matches comes first, with "Tell me when it's fixed"
+    context.update(
+        await incidents.wizard_context(request, text, email=draft.email, account=draft.account)
+    )
     return render(
         request,
         "wizard/describe.html",
@@ -244,6 +262,8 @@ async def suggest_fragment(request: Request) -> Response:
             else {"articles": [], "types": []}
         ),
     }
+    if len(text.strip()) >= 3:
+        context.update(await incidents.wizard_context(request, text))
     shown = [a["hit"].slug for a in context["articles"]]
     if len(text.strip()) >= 3:
         if shown:
@@ -293,14 +313,16 @@ async def choose(request: Request) -> Response:
     form = choose_form(draft)
     if request.method == "POST":
         form = plain(await _form(request, "choose"))
-        checked = check_choose(policy, draft, form)
+        known = await facts.known(request, policy)
+        checked = check_choose(policy, draft, form, known=known)
         if checked.ok:
             new = checked.draft
             if new.request_type != draft.request_type:
                 new.details, new.priority, new.accepted = {}, "", None
                 await _drop_attachments(request, new)  # the old type's files
-            if (new.email, new.account) != (draft.email, draft.account):
-                await _rotate_session(request)  # the draft now names a person
+            # the draft now names a person (signed in, the id was rotated at sign-in)
+            if known is None and (new.email, new.account) != (draft.email, draft.account):
+                await _rotate_session(request)
             new.finish("choose")
             await _save(request, new)
             await _event(request, "step", "coverage")
@@ -309,11 +331,33 @@ async def choose(request: Request) -> Response:
     context = _context(request, policy, "choose", draft, errors=errors, form=form)
     context.update(await suggestions(request, policy, draft.text))
     context["types"] = _first(policy, list(draft.suggested), context["types"])
+    context.update(
+        await incidents.wizard_context(
+            request, draft.text, email=draft.email, account=draft.account
+        )
+    )
     shown = [a["hit"].slug for a in context["articles"]]
     if request.method == "GET":
         await run_in_threadpool(analytics.record_many, http.database(request), "suggested", shown)
     context["groups"] = policy.request_type_groups()
-    context["timezones"] = sorted(TIMEZONES)
+    known_facts = await facts.known(request, policy)
+    # signed in: the types this contact's role may not ask for, with who may
+    context["may_not_ask"] = (
+        {t: who_may_ask(policy, t, known_facts) for t in policy.request_types}
+        if known_facts is not None
+        else {}
+    )
+    context["emergencies"] = explain_emergencies(policy)
+    # the zone picker without JavaScript: by region, common zones first, the default
+    # from the browser's language (portal/wizard/zones.py)
+    default_tz = zones.default_zone(
+        request.headers.get("accept-language"), policy.provider.timezone, TIMEZONES
+    )
+    chosen_tz = form.get("tz") or default_tz
+    context["default_tz"] = default_tz
+    context["zone_groups"] = zones.zone_groups(
+        TIMEZONES, (chosen_tz, default_tz, policy.provider.timezone)
+    )
     return render(
         request, "wizard/choose.html", context, status_code=422 if errors else 200, no_store=True
     )
@@ -328,6 +372,7 @@ async def coverage_step(request: Request) -> Response:
         return checked_guard
     policy, draft = checked_guard
     errors: dict[str, str] = {}
+    claimed = draft.waivers  # the boxes ticked: stored, or just posted with an error
     if request.method == "POST":
         checked = check_coverage(policy, draft, plain(await _form(request, "coverage")))
         if checked.ok:
@@ -336,6 +381,7 @@ async def coverage_step(request: Request) -> Response:
             await _event(request, "step", "details")
             return redirect_to_step(request, "details")
         errors = checked.errors
+        claimed = checked.draft.waivers
     cov = current_coverage(policy, draft)
     kb = http.knowledge(request)
     context = _context(
@@ -350,6 +396,11 @@ async def coverage_step(request: Request) -> Response:
         alternative=kb.article(cov.alternative) if cov.alternative else None,
         related=[a for a in (kb.article(s) for s in cov.articles) if a],
         accepted=draft.accepted == acceptance_key(cov),
+        claimed=frozenset(claimed),
+        # an emergency-capable type: what the claim is, and how it differs from a priority
+        emergencies=explain_emergencies(policy)
+        if policy.request_types[draft.request_type].emergency
+        else None,
         rate_text=describe_rate(policy, cov.estimate.rate)
         if cov.estimate and cov.estimate.rate
         else "",
@@ -404,6 +455,37 @@ async def _store_uploads(
         await _remove_files(request, dropped)
 
 
+def _detail_sections(rt: RequestType) -> list[dict[str, Any]]:
+    """The details form in the type's order: single fields, and each "one of these"
+    group (at its first detail's place) with its options and the policy's words."""
+    groups = {d: i for i, g in enumerate(rt.detail_groups) for d in g.members}
+    sections: list[dict[str, Any]] = []
+    placed: set[str] = set()
+    for detail_id in rt.details:
+        if detail_id in placed:
+            continue
+        if detail_id not in groups:
+            placed.add(detail_id)
+            sections.append({"kind": "field", "field": DETAIL_FIELDS[detail_id]})
+            continue
+        index = groups[detail_id]
+        options = []
+        for option in rt.detail_groups[index].options:
+            fresh = [DETAIL_FIELDS[d] for d in option if d not in placed]
+            placed.update(option)
+            if fresh:
+                options.append(fresh)
+        sections.append(
+            {
+                "kind": "group",
+                "key": f"group-{index}",
+                "legend": group_text(rt, index),
+                "options": options,
+            }
+        )
+    return sections
+
+
 async def details(request: Request) -> Response:
     checked_guard = await guard(request, "details")
     if isinstance(checked_guard, Response):
@@ -413,6 +495,16 @@ async def details(request: Request) -> Response:
     errors: dict[str, str] = {}
     form = details_form(draft)
     form["priority"] = draft.priority or ordinary_priority(policy, rt.id)
+    count_name = f"detail_{SERVER_COUNT}"
+    if request.method == "GET" and is_htmx(request) and count_name in request.query_params:
+        # the price, live, while the number of servers is typed (nothing is stored)
+        typed = request.query_params[count_name][:20]
+        return render(
+            request,
+            "wizard/_plan_price.html",
+            {"plan_prices": plan_prices(policy, rt.id, typed)},
+            no_store=True,
+        )
     if request.method == "POST":
         submitted = await _form(request, "details", files=True)
         form = plain(submitted)
@@ -440,17 +532,28 @@ async def details(request: Request) -> Response:
         errors=errors,
         form=form,
         request_type=rt,
-        fields=[DETAIL_FIELDS[d] for d in rt.details],
-        optional=OPTIONAL_DETAILS,
+        sections=_detail_sections(rt),
+        required=frozenset(required_details(rt)),
+        plan_prices=plan_prices(policy, rt.id, form.get(count_name, "")),
         # the emergency priority is not offered: it comes only with an accepted claim
         priorities=[
             policy.priorities[p] for p in ordinary_priorities(policy, rt.id) or rt.priorities
         ],
         max_upload_mb=http.settings(request).max_upload_bytes // (1024 * 1024),
+        # signed in: the account's servers as a picker for the "server" detail
+        server_choices=_server_choices(getattr(request.state, "known", None)),
     )
     return render(
         request, "wizard/details.html", context, status_code=422 if errors else 200, no_store=True
     )
+
+
+def _server_choices(known: Known | None) -> list[str]:
+    """The account's servers as the details step offers them (their labels, which
+    ``portal.directory.servers.resolve_server`` finds exactly), when signed in."""
+    if known is None:
+        return []
+    return [server.label for server in directory_servers(known.servers)]
 
 
 # --- step 5: review ------------------------------------------------------------------------
@@ -476,35 +579,53 @@ def expected_response(
     )
     if due.at is None:
         return due, None
-    tz = zoneinfo.ZoneInfo(draft.tz or policy.provider.timezone)
-    local = due.at.astimezone(tz)
-    return due, local.strftime("%a %-d %b, %H:%M")
+    zone = ticket_zone({"tz": draft.tz}, policy.provider.timezone)
+    return due, human_time(due.at, zone, now=now)
 
 
-def _opens_local(policy: Policy, draft: Draft, due: Due) -> str | None:
+def _opens_local(policy: Policy, draft: Draft, due: Due, now: dt.datetime) -> str | None:
     """When support next opens, in the customer's time zone, for a first response with
     no due time (None when the hours are not published)."""
     if due.at is not None or due.opens_at is None:
         return None
-    tz = zoneinfo.ZoneInfo(draft.tz or policy.provider.timezone)
-    return due.opens_at.astimezone(tz).strftime("%a %-d %b, %H:%M")
+    zone = ticket_zone({"tz": draft.tz}, policy.provider.timezone)
+    return human_time(due.opens_at, zone, now=now)
 
 
-def review_context(policy: Policy, draft: Draft, now: dt.datetime) -> dict[str, Any]:
+def review_context(
+    policy: Policy,
+    draft: Draft,
+    now: dt.datetime,
+    *,
+    rejected_claims: Sequence[dt.datetime] | None = None,
+) -> dict[str, Any]:
     """What filing will do, as far as the policy alone decides. The anonymous wizard does
     not know the account (and must not reveal whether the sender is listed), so an
     accepted emergency is shown as provisional, with what happens otherwise; the emailed
-    filing link shows the decision filing will make."""
+    filing link shows the decision filing will make. Signed in, the draft holds the
+    directory's facts and ``rejected_claims`` the account's claims found false: the
+    decision is the one filing makes (``gate_emergency``), not a projection."""
     rt = policy.request_types[draft.request_type]
     cov = current_coverage(policy, draft)
-    decision = expected_emergency(
-        policy,
-        rt.id,
-        draft.plan,
-        draft.priority,
-        claimed=draft.emergency_claimed,
-        now=now,
-    )
+    if rejected_claims is not None:
+        decision = gate_emergency(
+            policy,
+            rt.id,
+            draft.plan,
+            draft.priority,
+            claimed=draft.emergency_claimed,
+            rejected_claims=rejected_claims,
+            now=now,
+        )
+    else:
+        decision = expected_emergency(
+            policy,
+            rt.id,
+            draft.plan,
+            draft.priority,
+            claimed=draft.emergency_claimed,
+            now=now,
+        )
     due, due_local = expected_response(policy, draft, decision, now)
     otherwise: tuple[Due, str | None] | None = None
     if decision.provisional and decision.fallback_priority:
@@ -518,11 +639,12 @@ def review_context(policy: Policy, draft: Draft, now: dt.datetime) -> dict[str, 
         "decision": decision,
         "due": due,
         "due_local": due_local,
-        "opens_local": _opens_local(policy, draft, due),
+        "opens_local": _opens_local(policy, draft, due, now),
         "due_otherwise": otherwise[0] if otherwise else None,
         "due_otherwise_local": otherwise[1] if otherwise else None,
         "version": check_version(policy, draft.version),
         "fields": [DETAIL_FIELDS[d] for d in rt.details],
+        "plan_prices": plan_price_for(policy, draft),  # the price for the servers given
     }
 
 
@@ -532,7 +654,17 @@ async def review(request: Request) -> Response:
     if isinstance(checked_guard, Response):
         return checked_guard
     policy, draft = checked_guard
+    known = await facts.known(request, policy)
+    claims = None
+    if known is not None:  # signed in: exact, with the account's claims found false
+        claims = await run_in_threadpool(
+            facts.rejected_claims, http.database(request), known.account
+        )
     context = _context(
-        request, policy, "review", draft, **review_context(policy, draft, http.now())
+        request,
+        policy,
+        "review",
+        draft,
+        **review_context(policy, draft, http.now(), rejected_claims=claims),
     )
     return render(request, "wizard/review.html", context, no_store=True)

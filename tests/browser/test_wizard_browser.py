@@ -52,7 +52,7 @@ def test_deflected_by_an_article(customer: Page, live_server: LiveServer) -> Non
 def test_included_request_to_review(customer: Page, live_server: LiveServer) -> None:
     describe(customer, live_server, "my mailbox does not receive mail")
     choose(customer, "A mailbox is not working")
-    expect(customer.locator(".verdict h2")).to_contain_text("Covered by your Standard plan")
+    expect(customer.locator(".verdict h2")).to_contain_text("Covered on the Standard plan")
     customer.get_by_role("button", name="Continue").click()
     customer.get_by_label("Affected email address").fill("info@example.com")
     customer.get_by_label("Exact error message").fill("550 5.1.1 mailbox unavailable")

@@ -1,0 +1,423 @@
+"""Delivering into a real Request Tracker 5 (``portal.helpdesk.rt``) and reading its
+changes back (``portal.helpdesk.sync``): one throw-away RT for the session
+(tests/support/rt.py), the portal on SQLite, filing through ``file_pending``."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from kb.policy import Policy, load_policy
+from portal.config import Settings
+from portal.db.engine import Database
+from portal.db.models import Outbox, PendingRequest, Ticket, TicketEvent, Upload
+from portal.directory import importer as accounts
+from portal.helpdesk.rt import ADDITION_SUBJECT, RTHelpdesk, rt_priority
+from portal.mailin import intake
+from portal.tickets import helpdesk_sync as sync
+from portal.tickets import outbox, updates
+from portal.tickets.filing import file_pending
+from portal.tickets.states import EMERGENCY_LABELS, PUBLIC_EVENTS
+from portal.wizard import uploads
+from tests.support.apps import running_portal
+from tests.support.paths import CONTENT, EXAMPLES
+from tests.support.rt import (
+    PORTAL_PASSWORD,
+    PORTAL_USER,
+    SUPPORT_QUEUE,
+    CuttingProxy,
+    RTServer,
+    rt_server,
+)
+from tests.support.servers import free_port
+from tests.support.wizard import png
+
+__all__ = ["rt_server"]  # the session's RT (a fixture)
+
+OKAFOR = ("HH-20417", "it@okafor.example")  # plan priority, servers web-12 and db-3
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    loaded, problems = load_policy(CONTENT / "policy.yaml")
+    assert loaded is not None and problems == []
+    return loaded
+
+
+def settings_for(directory: Path, url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "content_dir": CONTENT,
+        "policy_file": CONTENT / "policy.yaml",
+        "database_url": f"sqlite:///{directory}/portal.db",
+        "upload_dir": directory / "uploads",
+        "secret_key": "rt-tests",
+        "base_url": "https://support.harbor.example/",
+        "helpdesk": f"rt+{url}/?queue={SUPPORT_QUEUE}&queue.billing=Billing",
+        "helpdesk_token": f"{PORTAL_USER}:{PORTAL_PASSWORD}",
+        **overrides,
+    }
+    return Settings.from_env({}, **values)
+
+
+@pytest.fixture(scope="module")
+def world(
+    rt_server: RTServer, policy: Policy, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    directory = tmp_path_factory.mktemp("rt-portal")
+    settings = settings_for(directory, rt_server.url)
+    db = Database(settings.database_url)
+    db.upgrade()
+    report = accounts.import_file(db, policy, EXAMPLES / "accounts.yaml")
+    assert not report.errors
+    yield {"settings": settings, "db": db, "dir": directory}
+    db.dispose()
+
+
+def file_ticket(
+    db: Database, policy: Policy, settings: Settings, *, attach: bytes | None = None
+) -> Ticket:
+    """A mail-server outage of Okafor's web-12, claimed as an emergency, filed now."""
+    now = dt.datetime.now(dt.UTC)
+    pending_id = secrets.token_urlsafe(16)
+    data: dict[str, Any] = {
+        "text": "Nobody can send mail since this morning.",
+        "request_type": "mail-server-down",
+        "account": OKAFOR[0],
+        "email": OKAFOR[1],
+        "tz": "Europe/Berlin",
+        "details": {
+            "server": "web-12 (4711)",
+            "error_message": "421 service not available",
+            "occurred_at": "2026-11-30T09:40",
+        },
+        "priority": "blocker",
+        "emergency_claimed": True,
+    }
+    with db.session() as session:
+        if attach is not None:
+            stored = uploads.store(settings.upload_dir, "smtp.png", attach, max_bytes=1 << 20)
+            session.add(
+                Upload(
+                    id=stored.id,
+                    filename=stored.filename,
+                    content_type=stored.content_type,
+                    size=stored.size,
+                    sha256=stored.sha256,
+                    created_at=now,
+                )
+            )
+            data["attachments"] = {
+                "screenshot": {"id": stored.id, "filename": stored.filename, "size": stored.size}
+            }
+        session.add(
+            PendingRequest(
+                id=pending_id,
+                account_id=OKAFOR[0],
+                email=OKAFOR[1],
+                data=data,
+                client="test",
+                listed=True,
+                created_at=now,
+            )
+        )
+    filing = file_pending(db, policy, settings, pending_id, accepted_now=True, now=now)
+    assert filing is not None and filing.ticket is not None, filing and filing.problem
+    return filing.ticket
+
+
+def helpdesk_rows(db: Database, number: str) -> list[Outbox]:
+    with db.session() as session:
+        return list(
+            session.scalars(
+                select(Outbox)
+                .where(Outbox.ticket_number == number, Outbox.kind == "helpdesk")
+                .order_by(Outbox.id)
+            )
+        )
+
+
+def reload(db: Database, number: str) -> Ticket:
+    with db.session() as session:
+        return session.scalars(select(Ticket).where(Ticket.number == number)).one()
+
+
+def events(db: Database, ticket_id: int) -> list[TicketEvent]:
+    with db.session() as session:
+        return list(
+            session.scalars(
+                select(TicketEvent)
+                .where(TicketEvent.ticket_id == ticket_id)
+                .order_by(TicketEvent.id)
+            )
+        )
+
+
+def rt_tickets_with(rt: RTServer, number: str) -> list[str]:
+    with rt.admin() as admin:
+        found = admin.get("tickets", params={"query": f"Subject LIKE '[{number}]'"}).json()
+    return [str(item["id"]) for item in found["items"]]
+
+
+def later(seconds: float = 4000) -> dt.datetime:
+    """A moment past any backoff, so every queued row is due."""
+    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+
+
+def test_filed_ticket_becomes_an_rt_ticket(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer
+) -> None:
+    db, settings = world["db"], world["settings"]
+    picture = png()
+    ticket = file_ticket(db, policy, settings, attach=picture)
+    [row] = helpdesk_rows(db, ticket.number)
+    assert row.recipient == "rt" and row.delivered_at is None  # queued with the ticket
+    result = outbox.deliverer_for(db, settings, policy).deliver_due(later())
+    assert result.failed == 0, helpdesk_rows(db, ticket.number)[0].last_error
+    ticket = reload(db, ticket.number)
+    assert ticket.helpdesk_id and helpdesk_rows(db, ticket.number)[0].delivered_at
+    with rt_server.admin() as admin:
+        made = admin.get(f"ticket/{ticket.helpdesk_id}").json()
+        queue = admin.get(made["Queue"]["_url"].split("/REST/2.0/")[1]).json()
+        listed = admin.get(
+            f"ticket/{ticket.helpdesk_id}/attachments",
+            params={"fields": "Filename,ContentType", "per_page": 50},
+        ).json()["items"]
+        history = [
+            {**a, "Content": admin.get(f"attachment/{a['id']}").json()["Content"]} for a in listed
+        ]
+    assert queue["Name"] == SUPPORT_QUEUE
+    assert made["Subject"] == f"[{ticket.number}] {ticket.title}"
+    assert [r["id"] for r in made["Requestor"]] == [OKAFOR[1]]
+    assert int(made["Priority"]) == rt_priority(
+        policy.priorities, ticket.priority, emergency=ticket.emergency_accepted
+    )
+    assert ticket.due_at is not None
+    due = dt.datetime.fromisoformat(made["Due"].replace("Z", "+00:00"))
+    assert due == ticket.due_at.replace(microsecond=0)
+    fields = {f["name"]: f["values"] for f in made["CustomFields"]}
+    assert fields["Portal ticket"] == [ticket.number]
+    assert fields["Plan"] == [ticket.plan_snapshot["name"]]
+    assert fields["Request type"] == ["mail-server-down"]
+    assert fields["Coverage"] == [ticket.coverage_status]
+    assert fields["Server"] == ["web-12"]
+    assert ticket.emergency_claimed and ticket.emergency_outcome in EMERGENCY_LABELS
+    assert fields["Emergency claim"] == [ticket.emergency_outcome]
+    assert "Server ID" not in fields  # not on this queue: left out, not an error
+    content = next(
+        base64.b64decode(a["Content"]).decode()
+        for a in history
+        if a["ContentType"] == "text/plain" and not a["Filename"]
+    )
+    for line in (
+        ticket.number,
+        "Nobody can send mail since this morning.",
+        "421 service not available",
+        "web-12 (4711)",
+    ):
+        assert line in content
+    [image] = [a for a in history if a["Filename"]]
+    assert image["Filename"].endswith(".png") and image["ContentType"] == "image/png"
+    assert base64.b64decode(image["Content"]) == picture
+
+
+def test_retry_after_a_lost_answer_finds_the_ticket_instead_of_a_second(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer
+) -> None:
+    """RT creates the ticket but its answer never arrives (the connection is cut, as a
+    timeout leaves it): the retry looks the ticket up by its number and stores it."""
+    db = world["db"]
+    with CuttingProxy(rt_server.port) as proxy:
+        settings = settings_for(world["dir"], f"http://127.0.0.1:{proxy.port}")
+        ticket = file_ticket(db, policy, settings)
+        deliverer = outbox.deliverer_for(db, settings, policy)
+        proxy.cut_creates = True
+        first = deliverer.deliver_due(later())
+        assert first.failed == 1 and proxy.cut == 1  # (the customer's mail went out)
+        [row] = helpdesk_rows(db, ticket.number)
+        assert row.delivered_at is None and row.attempts == 1 and row.last_error
+        assert reload(db, ticket.number).helpdesk_id is None
+        assert len(rt_tickets_with(rt_server, ticket.number)) == 1  # RT did create it
+        proxy.cut_creates = False
+        second = deliverer.deliver_due(later(8000))
+        assert (second.delivered, second.failed) == (1, 0)
+    [created] = rt_tickets_with(rt_server, ticket.number)  # still one
+    assert reload(db, ticket.number).helpdesk_id == created
+
+
+def test_rt_down_keeps_the_ticket_queued_until_it_answers(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer
+) -> None:
+    db = world["db"]
+    down = settings_for(world["dir"], f"http://127.0.0.1:{free_port()}")  # nothing listens
+    ticket = file_ticket(db, policy, down)
+    first = outbox.deliverer_for(db, down, policy).deliver_due(later())
+    assert first.failed >= 1
+    [row] = helpdesk_rows(db, ticket.number)
+    assert row.delivered_at is None and "Connect" in row.last_error
+    assert rt_tickets_with(rt_server, ticket.number) == []
+    up = world["settings"]  # RT answers again (the row names the helpdesk, not its URL)
+    assert outbox.deliverer_for(db, up, policy).deliver_due(later(8000)).failed == 0
+    [row] = helpdesk_rows(db, ticket.number)
+    assert row.delivered_at is not None and row.attempts == 2
+    assert rt_tickets_with(rt_server, ticket.number) == [reload(db, ticket.number).helpdesk_id]
+
+
+def delivered(world: dict[str, Any], policy: Policy) -> tuple[Ticket, RTHelpdesk]:
+    db, settings = world["db"], world["settings"]
+    ticket = file_ticket(db, policy, settings)
+    deliverer = outbox.deliverer_for(db, settings, policy)
+    assert deliverer.deliver_due(later()).failed == 0
+    helpdesk = deliverer.connectors["rt"]
+    assert isinstance(helpdesk, RTHelpdesk)
+    return reload(db, ticket.number), helpdesk
+
+
+def customer_mail(db: Database, number: str, purpose: str) -> list[Outbox]:
+    with db.session() as session:
+        return list(
+            session.scalars(
+                select(Outbox).where(
+                    Outbox.ticket_number == number,
+                    Outbox.purpose == purpose,
+                    Outbox.recipient == OKAFOR[1],
+                )
+            )
+        )
+
+
+def test_status_and_replies_come_back_and_comments_stay_internal(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer
+) -> None:
+    db, settings = world["db"], world["settings"]
+    ticket, helpdesk = delivered(world, policy)
+    sync.poll(db, policy, settings, helpdesk)  # up to date before staff act
+    with rt_server.admin() as admin:
+        rt_id = ticket.helpdesk_id
+        reply = {"Content": "We restarted Postfix on web-12.", "ContentType": "text/plain"}
+        assert admin.post(f"ticket/{rt_id}/correspond", json=reply).status_code == 201
+        note = {"Content": "Internal: the disk was full again.", "ContentType": "text/plain"}
+        assert admin.post(f"ticket/{rt_id}/comment", json=note).status_code == 201
+        assert admin.put(f"ticket/{rt_id}", json={"Status": "resolved"}).status_code == 200
+    report = sync.poll(db, policy, settings, helpdesk)
+    assert report.replies == 1 and report.statuses == 2  # new → open → resolved
+    assert reload(db, ticket.number).status == "completed"
+    history = events(db, ticket.id)
+    replies = [e for e in history if e.kind == "reply"]
+    assert [e.note for e in replies] == ["We restarted Postfix on web-12."]
+    assert "reply" in PUBLIC_EVENTS and replies[0].author == "staff"
+    statuses = [e.status for e in history if e.kind == "status"]
+    assert statuses == ["in_progress", "completed"]
+    assert not any("disk was full" in e.note for e in history)  # the comment stays in RT
+    [mailed] = customer_mail(db, ticket.number, "reply")
+    assert "We restarted Postfix on web-12." in mailed.body
+    assert "disk was full" not in mailed.body
+    assert len(customer_mail(db, ticket.number, "status")) == 2
+    again = sync.poll(db, policy, settings, helpdesk)  # each change is applied once
+    assert (again.replies, again.statuses) == (0, 0)
+    assert len(events(db, ticket.id)) == len(history)
+
+
+def test_customer_addition_reaches_rt_as_correspondence_once(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer
+) -> None:
+    db, settings = world["db"], world["settings"]
+    ticket, helpdesk = delivered(world, policy)
+    sync.poll(db, policy, settings, helpdesk)
+    text = "Webmail shows the same error."
+    updates.add_comment(db, settings, ticket.number, text, now=dt.datetime.now(dt.UTC))
+    rows = helpdesk_rows(db, ticket.number)
+    assert [r.purpose for r in rows] == ["helpdesk", "comment"]
+    assert outbox.deliverer_for(db, settings, policy).deliver_due(later()).failed == 0
+
+    def additions() -> list[str]:
+        with rt_server.admin() as admin:
+            items = admin.get(
+                f"ticket/{ticket.helpdesk_id}/history", params={"fields": "Type,Data"}
+            ).json()["items"]
+        return [
+            helpdesk.transaction_text(str(i["id"])).strip()
+            for i in items
+            if i["Type"] == "Correspond" and i["Data"].strip() == ADDITION_SUBJECT
+        ]
+
+    assert additions() == [text]
+    # a retry of a delivery whose answer was lost adds nothing twice
+    helpdesk.add_correspondence(str(ticket.helpdesk_id), text, retry=True)
+    assert additions() == [text]
+    # the customer's own words do not come back as a reply from RT
+    report = sync.poll(db, policy, settings, helpdesk)
+    assert report.replies == 0 and report.statuses == 1  # RT opened it: new → open
+    assert not [e for e in events(db, ticket.id) if e.kind == "reply"]
+
+
+def test_a_mailed_answer_reaches_rt_as_correspondence(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer
+) -> None:
+    db, settings = world["db"], world["settings"]
+    ticket, helpdesk = delivered(world, policy)
+    with db.session() as session:
+        sent = session.scalars(
+            select(Outbox).where(
+                Outbox.ticket_number == ticket.number, Outbox.recipient == OKAFOR[1]
+            )
+        ).first()
+        assert sent is not None and sent.message_id
+        ours = sent.message_id
+    text = "The error is back since 10:15, see the log line below."
+    raw = (
+        f"From: Okafor IT <{OKAFOR[1]}>\r\nTo: support@harbor.example\r\n"
+        f"Subject: Re: {ticket.title}\r\nMessage-ID: <{secrets.token_hex(8)}@okafor.example>\r\n"
+        f"In-Reply-To: {ours}\r\nReferences: {ours}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"{text}\r\n\r\nOn Mon, Harbor Hosting wrote:\r\n> earlier mail\r\n"
+    ).encode()
+    outcome = intake.receive(db, settings, raw, provider="test", now=dt.datetime.now(dt.UTC))
+    assert outcome.number == ticket.number
+    assert "comment" in [r.purpose for r in helpdesk_rows(db, ticket.number)]
+    assert outbox.deliverer_for(db, settings, policy).deliver_due(later()).failed == 0
+    with rt_server.admin() as admin:
+        items = admin.get(
+            f"ticket/{ticket.helpdesk_id}/history", params={"fields": "Type,Data"}
+        ).json()["items"]
+    added = [
+        helpdesk.transaction_text(str(i["id"])).strip()
+        for i in items
+        if i["Type"] == "Correspond" and i["Data"].strip() == ADDITION_SUBJECT
+    ]
+    assert added == [text]
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def test_the_running_portal_delivers_and_reads_rt_by_itself(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer, demo_build: Path
+) -> None:
+    """The outbox loop of the app delivers to RT and polls it every
+    PORTAL_HELPDESK_POLL seconds."""
+    settings = settings_for(world["dir"], rt_server.url, build_dir=demo_build, helpdesk_poll=0.5)
+    with running_portal(settings) as app:
+        db: Database = app.state.db
+        ticket = file_ticket(db, policy, settings)
+        app.state.outbox_wake.set()
+        rt_id = wait_for(lambda: reload(db, ticket.number).helpdesk_id)
+        with rt_server.admin() as admin:
+            answer = {"Content": "Mail flows again.", "ContentType": "text/plain"}
+            assert admin.post(f"ticket/{rt_id}/correspond", json=answer).status_code == 201
+        wait_for(lambda: [e for e in events(db, ticket.id) if e.kind == "reply"])
+        wait_for(lambda: reload(db, ticket.number).status == "in_progress")
