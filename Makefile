@@ -74,7 +74,7 @@ bench: install
 	$(BIN)/python -m pip install -q -e ".[test,bench]"
 	$(BIN)/python bench/run.py
 
-## Load test on 127.0.0.1: SQLite (1 process) and PostgreSQL (2 processes), 20 s each.
+## Load test on 127.0.0.1 (customers and staff agents): SQLite (1 process) and PostgreSQL (2 processes), 20 s each.
 load: install
 	$(BIN)/python bench/load.py
 

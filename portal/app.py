@@ -57,6 +57,7 @@ from portal.wizard import views as wizard
 
 log = logging.getLogger("portal")
 OUTBOX_POLL_SECONDS = 5.0
+OUTBOX_BATCH = 50  # rows per delivery round; a full round goes on without waiting
 # the outbox loop also prunes uploads (``portal uploads prune``) this often, forgetting
 # wizard drafts untouched for PRUNE_AGE
 PRUNE_INTERVAL_SECONDS = 3600.0
@@ -179,8 +180,13 @@ async def _outbox_worker(app: Starlette) -> None:
         if helpdesk is not None and time.monotonic() >= next_helpdesk_poll:
             next_helpdesk_poll = time.monotonic() + settings.helpdesk_poll
             await _poll_helpdesk(app, helpdesk)
+        backlog = False
         try:
-            await anyio.to_thread.run_sync(deliverer.deliver_due)
+            done = await anyio.to_thread.run_sync(
+                functools.partial(deliverer.deliver_due, limit=OUTBOX_BATCH)
+            )
+            # a full batch: more may be due, so go on at once instead of waiting
+            backlog = done.delivered + done.failed >= OUTBOX_BATCH
         except OperationalError as exc:  # the database is down or read-only: try again
             log.warning("outbox: database unavailable: %s", str(exc.orig).splitlines()[0])
         except Exception:
@@ -198,7 +204,7 @@ async def _outbox_worker(app: Starlette) -> None:
                 log.exception("upload prune failed")
         await _mail_in_and_alerts(app, timers)
         await _scheduled_notices(app, timers)
-        wait = OUTBOX_POLL_SECONDS
+        wait = 0.0 if backlog else OUTBOX_POLL_SECONDS
         if helpdesk is not None:
             wait = max(0.05, min(wait, next_helpdesk_poll - time.monotonic()))
         if settings.imap_url:  # PORTAL_IMAP_POLL may be shorter than the outbox's poll

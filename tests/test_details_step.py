@@ -23,7 +23,7 @@ from kb.policy.details import DETAIL_FIELDS, group_text, number_problem
 from kb.policy.model import Price
 from portal.app import create_app
 from portal.config import Settings
-from portal.wizard.flow import Draft, plan_price_for, plan_price_text, plan_prices
+from portal.wizard.flow import Draft, details_form, plan_price_for, plan_price_text, plan_prices
 from tests.support.forms import post
 from tests.support.paths import CONTENT, EXAMPLES
 
@@ -341,3 +341,13 @@ def test_no_price_for_plans_without_a_structured_price() -> None:
     assert (
         plan_price_for(policy, dataclasses.replace(draft, request_type="response-complaint")) == ()
     )
+
+
+def test_the_version_given_on_the_choose_step_is_not_asked_twice() -> None:
+    """kolmisoft asks the MOR version on the choose step and as a detail: the detail
+    starts with the version given, and what the customer typed there wins."""
+    draft = Draft(request_type="bug-report", version="12")
+    assert details_form(draft)["detail_product_version"] == "12"
+    changed = dataclasses.replace(draft, details={"product_version": "11"})
+    assert details_form(changed)["detail_product_version"] == "11"
+    assert "detail_product_version" not in details_form(Draft(request_type="bug-report"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -421,3 +422,48 @@ def test_the_running_portal_delivers_and_reads_rt_by_itself(
             assert admin.post(f"ticket/{rt_id}/correspond", json=answer).status_code == 201
         wait_for(lambda: [e for e in events(db, ticket.id) if e.kind == "reply"])
         wait_for(lambda: reload(db, ticket.number).status == "in_progress")
+
+
+def test_two_workers_delivering_one_ticket_make_one_rt_ticket(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer
+) -> None:
+    """Two portal workers share the outbox: one claims the ticket's "filed" row while the
+    other claims the customer's addition of the same ticket. Their look-ups before
+    creating are made to meet at RT (the proxy holds the first until the second comes),
+    so without an order between the rows both would find nothing and create a ticket
+    each. The addition waits for its ticket instead: one RT ticket, the addition on it
+    once."""
+    db = world["db"]
+    with CuttingProxy(rt_server.port, hold_lookups=2, hold_seconds=8) as proxy:
+        settings = settings_for(world["dir"], f"http://127.0.0.1:{proxy.port}")
+        ticket = file_ticket(db, policy, settings)
+        text = "It also fails from the office network."
+        updates.add_comment(db, settings, ticket.number, text, now=dt.datetime.now(dt.UTC))
+        workers = [outbox.deliverer_for(db, settings, policy) for _ in range(2)]
+
+        def drain(deliverer: outbox.Deliverer) -> None:
+            while sum(vars(deliverer.deliver_due(later(), limit=1)).values()):
+                pass
+
+        threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        # the addition that had to wait goes out at its retry
+        workers[0].deliver_due(later(8000))
+        workers[1].deliver_due(later(8000))
+    rows = helpdesk_rows(db, ticket.number)
+    assert [r.delivered_at is not None for r in rows] == [True, True], [r.last_error for r in rows]
+    [created] = rt_tickets_with(rt_server, ticket.number)
+    assert reload(db, ticket.number).helpdesk_id == created
+    helpdesk = workers[0].connectors["rt"]
+    assert isinstance(helpdesk, RTHelpdesk)
+    with rt_server.admin() as admin:
+        items = admin.get(f"ticket/{created}/history", params={"fields": "Type,Data"}).json()
+    added = [
+        helpdesk.transaction_text(str(i["id"])).strip()
+        for i in items["items"]
+        if i["Type"] == "Correspond" and i["Data"].strip() == ADDITION_SUBJECT
+    ]
+    assert added == [text]

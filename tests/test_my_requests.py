@@ -19,13 +19,13 @@ from starlette.testclient import TestClient
 
 from portal.config import Settings
 from portal.db.engine import Database
-from portal.db.models import Outbox, Ticket, TicketEvent
+from portal.db.models import Outbox, Ticket, TicketEvent, Upload
 from tests.support.apps import running_portal
 from tests.support.databases import KINDS, count, new_database_url
 from tests.support.forms import post
 from tests.support.paths import CONTENT
 from tests.support.signin import sign_in
-from tests.support.wizard import MAILBOX_DETAILS
+from tests.support.wizard import MAILBOX_DETAILS, png
 
 NUMBER = re.compile(r"T-[0-9A-Z]{4}-[0-9A-Z]{4}")
 ANNA = "anna@lindqvist.example"  # HH-10234, primary
@@ -221,6 +221,48 @@ def test_information_added_from_my_requests(app: Starlette, db: Database) -> Non
     with TestClient(app) as stranger:  # not signed in: refused, nothing added
         r = post(stranger, f"/tickets/{number}/comment", {"text": "spoofed"})
         assert r.status_code == 404
+
+
+def test_information_and_a_file_added_from_my_requests_and_the_ticket_page(
+    app: Starlette, db: Database
+) -> None:
+    with signed_in(app, db, "chidi.okafor@mail.example") as client:
+        number = file_mailbox_request(client)
+        page = client.get("/requests")
+        assert 'enctype="multipart/form-data"' in page.text and 'name="file"' in page.text
+        r = post(
+            client,
+            f"/tickets/{number}/comment",
+            {"text": "The bounce message:", "back": "requests"},
+            files={"file": ("bounce.png", png(), "image/png")},
+        )
+        assert r.status_code == 303, r.text
+        # a file alone is enough; a refused one keeps what was typed and names the problem
+        r = post(client, f"/tickets/{number}/comment", {}, files={"file": ("b.png", png())})
+        assert r.status_code == 200, r.text
+        refused = post(
+            client,
+            f"/tickets/{number}/comment",
+            {"text": "my notes <kept>"},
+            files={"file": ("notes.pdf", b"%PDF-1.4 not an image")},
+        )
+        assert refused.status_code == 422
+        assert "Only PNG, JPEG or WebP images" in refused.text
+        assert "my notes &lt;kept&gt;</textarea>" in refused.text
+        ticket_page = client.get(f"/tickets/{number}")
+        assert "Attached: bounce.png" in ticket_page.text  # in the thread
+        links = re.findall(
+            rf'href="/tickets/{number}/attachments/([^"?]+)\?token=', ticket_page.text
+        )
+        assert len(links) == 2
+        download = client.get(f"/tickets/{number}/attachments/{links[0]}")
+        assert download.status_code == 200 and download.content == png()
+    with db.session() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
+        names = sorted(
+            session.scalars(select(Upload.filename).where(Upload.ticket_id == ticket.id))
+        )
+        assert names == ["b.png", "bounce.png"]  # the refused file left nothing
 
 
 def test_emailed_status_links_keep_working(app: Starlette, db: Database) -> None:

@@ -488,3 +488,28 @@ def test_notices_by_cli(db: Database, settings: Settings, tmp_path: Path) -> Non
         assert session.scalar(
             select(Server.billing_ends).where(Server.name == "web-12")
         ) == dt.date(2026, 12, 31)
+
+
+def test_the_running_portal_sends_due_notices_from_its_outbox_loop(
+    settings: Settings, demo_build: Path
+) -> None:
+    import dataclasses
+
+    from tests.support.apps import running_portal
+
+    with running_portal(dataclasses.replace(settings, build_dir=demo_build)) as app:
+        db: Database = app.state.db
+        now = dt.datetime.now(dt.UTC)
+        view = incidents.add(db, title="Mail is slow", services=("email",), author="t", now=now)
+        assert incidents.subscribe(
+            db, view.id, account="HH-10234", email="anna@lindqvist.example", now=now
+        )
+        incidents.resolve(db, view.id, author="t", now=now)
+        deadline = time.monotonic() + 30
+        while True:
+            mails = sent(db, "notice-incident_resolved")
+            if mails and mails[0].delivered_at is not None:
+                break
+            assert time.monotonic() < deadline, "the outbox loop sent nothing"
+            time.sleep(0.1)
+        assert [m.recipient for m in mails] == ["anna@lindqvist.example"]

@@ -257,7 +257,7 @@ def test_what_the_messages_say(policy: Policy) -> None:
     assert "The server was replaced." in m["task_done"].body
     assert "we answer in T-AAAA-BBBB" in m["ticket_merged"].body
     assert m["staff_locked"].subject == (
-        "Your staff sign-in is locked until Thu 3 Dec 2026, 13:10 (UTC)"
+        "Your staff sign-in is locked until Thu 3 Dec, 13:10 (UTC)"
     )
     assert "After 5 failed sign-ins in a row" in m["staff_locked"].body
 

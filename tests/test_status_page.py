@@ -12,16 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from portal import notify
+from portal.alerts import scan as alerts
 from portal.config import Settings
+from portal.db.models import Outbox, StaffUser, Ticket
 from portal.tickets.history import customer_history, first_answer, has_reply
 from portal.tickets.states import EVENT_KINDS, PUBLIC_EVENTS, STATUS_LABELS
 from tests.support.apps import running_portal
 from tests.support.forms import post
 from tests.support.paths import CONTENT
 from tests.support.tickets import add_event, file_demo_ticket
+from tests.support.wizard import png
 
 T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -223,3 +228,91 @@ def test_a_real_ticket_without_its_link_gets_the_same_page(
     assert real.status_code == made_up.status_code == 404
     assert real.text.replace(filed.number, "N") == made_up.text.replace("T-ZZZZ-ZZZZ", "N")
     assert "my mailbox does not receive mail" not in real.text
+
+
+def test_a_status_link_holder_attaches_a_file_shown_in_the_thread(
+    app: Starlette, settings: Settings, client: TestClient
+) -> None:
+    filed = file_demo_ticket(app, settings)
+    form = client.get(filed.path).text
+    assert 'enctype="multipart/form-data"' in form and 'name="file" type="file"' in form
+    page = post(
+        client,
+        f"/tickets/{filed.number}/comment",
+        {"token": filed.token, "text": "The error page:"},
+        files={"file": ("error page.png", png(), "image/png")},
+    )
+    assert page.status_code == 200, page.text
+    assert "Thank you: your information is added" in page.text
+    assert any("The error page: Attached: error page.png" in i for i in history_items(page.text))
+    assert re.search(
+        r'<a href="/tickets/[^"]+/attachments/[^"]+\?token=[^"]+" download>error page.png',
+        page.text,
+    )
+    # one file per addition; an empty form names what to do; both keep the text
+    two = post(
+        client,
+        f"/tickets/{filed.number}/comment",
+        {"token": filed.token, "text": "two files"},
+        files=[("file", ("a.png", png(), "image/png")), ("file", ("b.png", png(), "image/png"))],  # type: ignore[arg-type]
+    )
+    assert two.status_code == 422 and "Attach one file at a time" in two.text
+    assert ">two files</textarea>" in two.text
+    empty = post(client, f"/tickets/{filed.number}/comment", {"token": filed.token, "text": " "})
+    assert empty.status_code == 422 and "Write something or attach a file first" in empty.text
+
+
+def test_staff_due_mails_give_the_due_time_in_the_customer_s_zone(
+    app: Starlette, settings: Settings
+) -> None:
+    filed = file_demo_ticket(app, settings, tz="America/New_York")
+    due = dt.datetime(2026, 12, 3, 19, 0, tzinfo=dt.UTC)  # 14:00 in New York
+    with app.state.db.session() as session:
+        session.add(StaffUser(email="times@harbor.example", name="Times", role="agent"))
+        ticket = session.scalars(select(Ticket).where(Ticket.number == filed.number)).one()
+        ticket.due_at = due
+    alerts.run(app.state.db, settings, now=due - dt.timedelta(minutes=20))
+    with app.state.db.session() as session:
+        body = session.scalars(
+            select(Outbox.body).where(
+                Outbox.ticket_number == filed.number, Outbox.purpose == "staff-due-soon"
+            )
+        ).first()
+    assert body is not None
+    assert "is due at Thu 3 Dec, 14:00 (America/New_York), in 20 minutes" in body
+
+
+def test_support_next_opens_is_written_for_people_in_the_customer_s_zone() -> None:
+    ticket = Ticket(
+        number="T-7KQ3-M9XD",
+        account_id="HH-10234",
+        contact_email="anna@lindqvist.example",
+        contact_name="Anna Lindqvist",
+        title="A question",
+        text="?",
+        plan="standard",
+        plan_snapshot={"tz": "Europe/Berlin", "support_opens_at": "2026-11-30T08:00:00+00:00"},
+        priority="normal",
+        emergency_accepted=False,
+        coverage_status="included",
+        coverage_reason="Included.",
+        due_at=None,
+        details={},
+        created_at=dt.datetime(2026, 11, 28, 22, 0, tzinfo=dt.UTC),
+    )
+    summary = notify.ticket_summary(ticket, "No response time is promised.")
+    assert "Support next opens: Mon 30 Nov, 09:00 (Europe/Berlin)" in summary.splitlines()
+    # with no zone stored on the ticket, the provider's
+    ticket.plan_snapshot = {"support_opens_at": "2026-11-30T08:00:00+00:00"}
+    summary = notify.ticket_summary(ticket, "", provider_zone="Asia/Tokyo")
+    assert "Support next opens: Mon 30 Nov, 17:00 (Asia/Tokyo)" in summary.splitlines()
+
+
+def test_a_staff_lock_mail_writes_the_time_for_people() -> None:
+    until = dt.datetime(2026, 12, 3, 13, 10, tzinfo=dt.UTC)
+    mail = notify.staff_locked("sam@harbor.example", name="Sam", until=until, failures=5)
+    assert mail.subject.endswith("locked until Thu 3 Dec, 13:10 (UTC)")
+    mail = notify.staff_locked(
+        "s@h.example", name="S", until=until, failures=5, zone="Europe/Berlin"
+    )
+    assert "locked until Thu 3 Dec, 14:10 (Europe/Berlin)" in mail.body

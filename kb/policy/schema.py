@@ -779,9 +779,15 @@ REQUEST_TYPE_ITEM = Section(
         Key(
             "routing",
             Ref(ROUTING),
-            "`upstream`: a request about a server is forwarded to the upstream provider when "
-            "the account directory says that server is theirs. `supervisor`: the request "
-            "goes to `provider.supervisor_email`, not to the helpdesk (complaints).",
+            "`upstream` marks a type as one that is often about the upstream provider's "
+            "servers; it decides nothing by itself. Every request that names a server (the "
+            "`server` detail), whatever its type and routing, is routed by the account "
+            "directory's owner of that exact server, found by id and then by exact name: "
+            "the upstream provider's servers are forwarded to them (`PORTAL_UPSTREAM_EMAIL`, "
+            "with the server's name and id), the provider's own stay here, and when the "
+            "server is unknown or ambiguous the customer picks one of the account's servers. "
+            "`supervisor`: the request goes to `provider.supervisor_email`, not to the "
+            "helpdesk (complaints).",
             default="own",
         ),
         Key(

@@ -320,6 +320,7 @@ async def requests_page(request: Request) -> Response:
         "closed": states.CLOSED,
         "sent_message": SENT.get(request.query_params.get("sent", ""), ""),
         "now": http.now(),
+        "max_upload_mb": http.settings(request).max_upload_bytes // (1024 * 1024),
         "sessions": await run_in_threadpool(
             customer_sessions.count_for, http.database(request), customer.email, http.now()
         ),

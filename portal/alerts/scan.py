@@ -31,6 +31,7 @@ from portal.db.engine import Database
 from portal.db.models import StaffNotice, StaffUser, Ticket, TicketEvent
 from portal.tickets import outbox
 from portal.tickets.states import CLOSED
+from portal.timefmt import human_time, ticket_zone
 
 log = logging.getLogger("portal.alerts")
 SCAN_INTERVAL_SECONDS = 60.0
@@ -108,7 +109,8 @@ def _due(settings: Settings, kind: str, now: dt.datetime) -> Mails:
         to = [settings.helpdesk_email] if settings.helpdesk_email else []
         to += [a for a in _staff(session, ticket) if a not in to]
         minutes = max(0, round((ticket.due_at - now).total_seconds() / 60))
-        due = f"{ticket.due_at:%a %-d %b %Y, %H:%M} UTC"
+        # in the customer's zone, as the customer reads it (the ticket's, else UTC)
+        due = human_time(ticket.due_at, ticket_zone(ticket.plan_snapshot, "UTC"), now=now)
         summary = _summary(ticket)
         return [
             notify.staff_due(

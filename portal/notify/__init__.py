@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import zoneinfo
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,7 @@ import jinja2
 from kb.paths import DEFAULT_TEMPLATES
 from portal import timefilters
 from portal.notify.text import one_line
-from portal.timefmt import ticket_zone
+from portal.timefmt import human_time, ticket_zone
 
 if TYPE_CHECKING:
     from kb.policy import Policy
@@ -106,20 +105,20 @@ def coverage_words(ticket: Ticket) -> str:
     return "not offered"
 
 
-def _opens_text(ticket: Ticket) -> str:
+def _opens_text(ticket: Ticket, provider_zone: str = "UTC") -> str:
     """When support next opened after filing (stored for plans that promise no time),
-    in the customer's time zone: "Mon 30 Nov 2026, 09:00 (Europe/Berlin)"; "" if unknown."""
+    in the customer's time zone: "Mon 30 Nov, 09:00 (Europe/Berlin)"; "" if unknown."""
     snapshot = ticket.plan_snapshot or {}
     value = snapshot.get("support_opens_at")
     if not isinstance(value, str) or not value:
         return ""
     try:
         moment = dt.datetime.fromisoformat(value)
-        tz = str(snapshot.get("tz") or "UTC")
-        local = moment.astimezone(zoneinfo.ZoneInfo(tz))
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    except ValueError:
         return ""
-    return f"{local:%a %-d %b %Y, %H:%M} ({tz})"
+    if moment.tzinfo is None:  # stored in UTC
+        moment = moment.replace(tzinfo=dt.UTC)
+    return human_time(moment, ticket_zone(snapshot, provider_zone), now=ticket.created_at)
 
 
 def ticket_summary(ticket: Ticket, due_text: str, *, provider_zone: str = "UTC") -> str:
@@ -134,7 +133,7 @@ def ticket_summary(ticket: Ticket, due_text: str, *, provider_zone: str = "UTC")
         coverage=coverage_words(ticket),
         claimed=claimed,
         treated_as="paid work" if ticket.estimate else "a request for a quote",
-        opens_text=_opens_text(ticket),
+        opens_text=_opens_text(ticket, provider_zone),
         # times in the customer's zone (the ticket's, else the provider's)
         zone=ticket_zone(ticket.plan_snapshot, provider_zone),
     ).rstrip("\n")
@@ -477,15 +476,18 @@ def ticket_merged(policy: Policy, ticket: Ticket, *, into: str, note: str, link:
     )
 
 
-def staff_locked(to: str, *, name: str, until: dt.datetime, failures: int) -> Message:
+def staff_locked(
+    to: str, *, name: str, until: dt.datetime, failures: int, zone: str = "UTC"
+) -> Message:
     """To a staff member whose sign-in was just locked: the sign-in page answers a locked
-    account like a wrong password, so this mail is how its owner learns of it."""
+    account like a wrong password, so this mail is how its owner learns of it. ``until``
+    is written for people in ``zone`` (the lock lasts minutes: no year)."""
     return _message(
         "staff_locked",
         to,
         "staff-locked",
         None,
         name=name,
-        until=f"{until.astimezone(dt.UTC):%a %-d %b %Y, %H:%M} (UTC)",
+        until=human_time(until, zone, now=until),
         failures=failures,
     )

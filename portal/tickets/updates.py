@@ -5,6 +5,7 @@ the mail that reports it."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
@@ -19,12 +20,13 @@ from kb.policy.engine import (
 from portal import notify
 from portal.config import Settings
 from portal.db.engine import Database
-from portal.db.models import PendingRequest, Ticket, TicketEvent
+from portal.db.models import PendingRequest, Ticket, TicketEvent, Upload
 from portal.helpdesk.choose import connectors_for
 from portal.tickets import outbox
 from portal.tickets.links import link_for_mail
 from portal.tickets.states import CLOSED, EMERGENCY_LABELS, STATUS_LABELS, STATUSES
 from portal.timefmt import human_time, ticket_zone
+from portal.wizard.uploads import StoredFile
 
 
 def set_status(
@@ -148,12 +150,37 @@ def reject_emergency(
 
 
 def add_comment(
-    db: Database, settings: Settings, number: str, text: str, *, now: dt.datetime
+    db: Database,
+    settings: Settings,
+    number: str,
+    text: str,
+    *,
+    now: dt.datetime,
+    files: Sequence[StoredFile] = (),
 ) -> None:
+    """The customer's added information, with the files attached to it (already stored
+    and checked by ``uploads.store``): they become the ticket's attachments and the
+    thread says which were attached. The caller deletes the files if this raises."""
     with db.session() as session:
         ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
         if ticket.status in CLOSED:
             raise ValueError("This ticket is closed; please open a new request.")
+        for stored in files:
+            session.add(
+                Upload(
+                    id=stored.id,
+                    draft_id=None,
+                    ticket_id=ticket.id,
+                    filename=stored.filename,
+                    content_type=stored.content_type,
+                    size=stored.size,
+                    sha256=stored.sha256,
+                    created_at=now,
+                )
+            )
+        if files:
+            attached = "Attached: " + ", ".join(f.filename for f in files)
+            text = f"{text}\n\n{attached}" if text else attached
         session.add(
             TicketEvent(ticket_id=ticket.id, at=now, kind="comment", author="customer", note=text)
         )

@@ -7,8 +7,10 @@ import datetime as dt
 import re
 import urllib.parse
 import zoneinfo
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -319,6 +321,8 @@ async def _ticket_page(
     just_filed: bool,
     token: str | None,
     sent: str = "",
+    added: dict[str, str] | None = None,
+    status: int = 200,
 ) -> Response:
     """The status page with the status token the visitor came with (or the one just
     issued by filing). It never makes a token: without one the page shows the ticket
@@ -350,8 +354,11 @@ async def _ticket_page(
         "link_form": {"number": number, "email": ""},
         "link_roles": _link_roles(policy),
         "errors": {},
+        # a refused addition: its problem and what was typed
+        "added": added or {},
+        "max_upload_mb": http.settings(request).max_upload_bytes // (1024 * 1024),
     }
-    return render(request, "tickets/status.html", context, no_store=True)
+    return render(request, "tickets/status.html", context, status_code=status, no_store=True)
 
 
 def _verify_status_token(request: Request, token: str) -> str:
@@ -474,41 +481,80 @@ async def request_link(request: Request) -> Response:
 
 
 async def add_to_ticket(request: Request) -> Response:
+    """POST /tickets/<number>/<kind>: added information (with an attached file, checked
+    like the wizard's uploads), feedback or a complaint, from the ticket's page or from
+    "my requests". A problem is shown on the ticket's page, with what was typed."""
     policy = http.policy(request)
-    form = await read_form(request, multiline=lambda name: name == "text")
+    kind = request.path_params["kind"]
+    if kind not in ("comment", "feedback", "complaint"):
+        raise HTTPException(404, "Unknown action.")
+    form = await read_form(request, files=kind == "comment", multiline=lambda n: n == "text")
+    try:
+        return await _add(request, policy, form, kind)
+    finally:
+        await form.close()
+
+
+async def _add(request: Request, policy: Policy, form: FormData, kind: str) -> Response:
     # a valid status link, or the signed-in contact's access ("my requests")
     number, token = await _ticket_number(request, policy, str(form.get("token") or ""))
     text = str(form.get("text") or "").strip()
-    kind = request.path_params["kind"]
-    if not text:
-        raise HTTPException(400, "Write something first; nothing was sent.")
+    settings = http.settings(request)
+    files = [f for f in form.getlist("file") if isinstance(f, UploadFile) and f.filename]
+
+    async def problem(message: str, status_code: int = 422) -> Response:
+        added = {"text": text, "error": message}
+        return await _ticket_page(
+            request, policy, number, just_filed=False, token=token, added=added, status=status_code
+        )
+
+    if len(files) > 1:
+        return await problem("Attach one file at a time; nothing was sent.")
+    if not text and not files:
+        what = "Write something or attach a file" if kind == "comment" else "Write something"
+        return await problem(f"{what} first; nothing was sent.")
     if len(text) > 10_000:
-        raise HTTPException(413, "Keep it under 10,000 characters.")
+        return await problem("Keep it under 10,000 characters; nothing was sent.", 413)
+    stored: list[uploads.StoredFile] = []
+    for item in files:
+        content = await item.read(settings.max_upload_bytes + 1)
+        try:
+            saved = await run_in_threadpool(
+                uploads.store,
+                settings.upload_dir,
+                item.filename or "",
+                content,
+                max_bytes=settings.max_upload_bytes,
+            )
+        except uploads.UploadError as exc:
+            return await problem(f"{exc} Nothing was sent; choose the file again.")
+        stored.append(saved)
     try:
         if kind == "comment":
             await run_in_threadpool(
-                updates.add_comment,
+                partial(updates.add_comment, files=stored),
                 http.database(request),
-                http.settings(request),
+                settings,
                 number,
                 text,
                 now=http.now(),
             )
-        elif kind in ("feedback", "complaint"):
+        else:
             await run_in_threadpool(
                 updates.add_feedback,
                 http.database(request),
                 policy,
-                http.settings(request),
+                settings,
                 number,
                 text,
                 complaint=kind == "complaint",
                 now=http.now(),
             )
-        else:
-            raise HTTPException(404, "Unknown action.")
-    except ValueError as exc:
-        raise HTTPException(409, str(exc)) from exc
+    except BaseException as exc:  # no row for the files: they must not stay either
+        await run_in_threadpool(uploads.remove_files, settings.upload_dir, [f.id for f in stored])
+        if isinstance(exc, ValueError):
+            raise HTTPException(409, str(exc)) from exc
+        raise
     http.wake_outbox(request)
     if form.get("back") == "requests":  # sent from "my requests": back there
         path = request.url_for("accounts.requests").path

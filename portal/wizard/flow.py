@@ -452,6 +452,10 @@ def check_details(policy: Policy, draft: Draft, form: Form, *, now: dt.datetime)
 def details_form(draft: Draft) -> dict[str, str]:
     """The details step's fields as stored in the draft."""
     form = {f"detail_{k}": v for k, v in draft.details.items()}
+    # the version given on the choose step (or known from the directory) is not asked
+    # twice: it fills the "Product version" detail until the customer changes it
+    if draft.version and not form.get("detail_product_version"):
+        form["detail_product_version"] = draft.version
     form["priority"] = draft.priority
     form["emergency"] = "yes" if draft.emergency_claimed else ""
     return form

@@ -73,7 +73,8 @@ def test_the_zone_picker(
         page.locator("summary", has_text="Is it an emergency, or just urgent?").focus()
         page.keyboard.press("Enter")
         expect(page.locator(".emergencies")).to_contain_text("the policy gives no number for it")
-        assert serious_violations(page) == []
+        if js:  # axe runs in the page's JavaScript
+            assert serious_violations(page) == []
     finally:
         page.context.close()
 
@@ -119,7 +120,8 @@ def test_the_status_page(browser: Browser, server: LiveServer, mail: MailServer,
         expect(last).to_contain_text("Nobody has answered yet.")
         expect(last).not_to_contain_text("complaint:")
         expect(last.locator("time")).to_contain_text("(Asia/Tokyo)")
-        assert serious_violations(page) == []
+        if js:  # axe runs in the page's JavaScript
+            assert serious_violations(page) == []
     finally:
         page.context.close()
 

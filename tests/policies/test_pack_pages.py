@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from kb.policy import load_policy
 from portal.app import create_app
 from portal.config import Settings
 from tests.support.packs import PACKS, ROOT, SEEDS
@@ -49,3 +50,33 @@ def test_plans_and_coverage_pages_show_only_the_sources_numbers(pack: str, tmp_p
                 n for n in shown if not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", source)
             }
             assert invented == set(), f"{pack} {path} shows numbers not in its source: {invented}"
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS))
+def test_plans_page_shows_the_providers_own_words(pack: str, tmp_path: Path) -> None:
+    """#12 "rendered nowhere": every plan's description, every offered channel's name,
+    description and address, ``contacts.unlisted`` and ``support_email`` reach /plans."""
+    content = ROOT / "examples" / pack
+    policy, problems = load_policy(content / "policy.yaml")
+    assert policy is not None and problems == []
+    settings = Settings.from_env(
+        content_dir=content,
+        policy_file=content / "policy.yaml",
+        build_dir=tmp_path / "build",
+        secret_key="s",
+        allowed_hosts=("testserver",),
+    )
+    with TestClient(create_app(settings)) as client:
+        page = _flat(unescape(client.get("/plans").text))
+    offered = {c for plan in policy.plans.values() for c in plan.channels}
+    expected = [p.description for p in policy.plans.values()]
+    for channel in policy.provider.channels:
+        if channel.id in offered:
+            expected += [channel.name, channel.description, channel.address]
+    expected += [policy.contacts.unlisted_text, policy.provider.support_email]
+    missing = [text for text in map(_flat, expected) if text and text not in page]
+    assert missing == [], f"{pack} /plans leaves out {missing}"

@@ -209,12 +209,22 @@ def rt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RTServer]:
 class CuttingProxy:
     """A TCP proxy on 127.0.0.1 in front of RT. While ``cut_creates`` is set, a
     ``POST /REST/2.0/ticket`` reaches RT (which creates the ticket) but its answer never
-    comes back: the connection is closed instead, as a timeout would leave it."""
+    comes back: the connection is closed instead, as a timeout would leave it.
 
-    def __init__(self, upstream_port: int) -> None:
+    With ``hold_lookups=N``, a ticket search (``GET /REST/2.0/tickets?…``, the
+    connector's look-up before creating) is passed on only once N searches are waiting
+    (or after ``hold_seconds``): N workers then search at the same moment, the race two
+    portal workers delivering the same ticket would run into."""
+
+    def __init__(
+        self, upstream_port: int, *, hold_lookups: int = 0, hold_seconds: float = 10.0
+    ) -> None:
         self.upstream_port = upstream_port
         self.cut_creates = False
         self.cut = 0  # answers dropped
+        self.lookups = 0  # ticket searches seen
+        self._hold = threading.Barrier(hold_lookups) if hold_lookups > 1 else None
+        self._hold_seconds = hold_seconds
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -232,6 +242,11 @@ class CuttingProxy:
         with client, socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
             first = client.recv(65536)
             cutting = self.cut_creates and first.startswith(b"POST /REST/2.0/ticket ")
+            if first.startswith(b"GET /REST/2.0/tickets?"):
+                self.lookups += 1
+                if self._hold is not None:
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        self._hold.wait(self._hold_seconds)
             upstream.sendall(first)
             forward = threading.Thread(target=_pump, args=(client, upstream), daemon=True)
             forward.start()
