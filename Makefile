@@ -19,16 +19,29 @@ install: $(VENV)/.installed
 
 ## Build the knowledge base, import the demo accounts (idempotent) and serve it on
 ## http://127.0.0.1:8000 (SQLite default). Mail is printed to the console.
+## `make run CONTENT=examples/kolmisoft` serves a provider pack instead, with its own
+## build, database and demo accounts (build/<pack>, var/<pack>.db, <pack>/accounts.yaml).
 DEMO_EMAIL := anna@lindqvist.example
 DEMO_ACCOUNT := HH-10234
+CONTENT ?= content
+ifeq ($(patsubst %/,%,$(CONTENT)),content)
+RUN_ENV :=
+RUN_ACCOUNTS := examples/accounts.yaml
+RUN_DEMO := file a request as $(DEMO_EMAIL) (account $(DEMO_ACCOUNT), primary contact)
+else
+PACK := $(notdir $(patsubst %/,%,$(CONTENT)))
+RUN_ENV := PORTAL_CONTENT_DIR=$(CONTENT) PORTAL_BUILD_DIR=build/$(PACK) PORTAL_DATABASE_URL=sqlite:///var/$(PACK).db
+RUN_ACCOUNTS := $(CONTENT)/accounts.yaml
+RUN_DEMO := file a request as a contact of $(RUN_ACCOUNTS)
+endif
 run: install
-	$(BIN)/portal build
-	$(BIN)/portal accounts import examples/accounts.yaml
+	$(RUN_ENV) $(BIN)/portal build
+	$(RUN_ENV) $(BIN)/portal accounts import $(RUN_ACCOUNTS)
 	@echo
-	@echo "Demo: file a request as $(DEMO_EMAIL) (account $(DEMO_ACCOUNT), primary contact);"
+	@echo "Demo: $(RUN_DEMO);"
 	@echo "the filing link is printed below, between the mail's separator lines."
 	@echo
-	$(BIN)/portal serve
+	$(RUN_ENV) $(BIN)/portal serve
 
 ## Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browser-deps:

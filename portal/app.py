@@ -49,7 +49,7 @@ from portal.sessions import SessionMiddleware
 from portal.staff import incidents as staff_incidents
 from portal.staff import views as staff
 from portal.templating import make_templates, render
-from portal.tickets import helpdesk_sync, ratelimit
+from portal.tickets import helpdesk_scrip, helpdesk_sync, ratelimit
 from portal.tickets import views as tickets
 from portal.tickets.outbox import deliverer_for
 from portal.wizard import uploads
@@ -177,7 +177,10 @@ async def _outbox_worker(app: Starlette) -> None:
     helpdesk = external_helpdesk(list(deliverer.connectors.values()))
     next_helpdesk_poll = time.monotonic()
     while True:
-        if helpdesk is not None and time.monotonic() >= next_helpdesk_poll:
+        # (or at once when an RT scrip asked for it: portal.tickets.helpdesk_scrip)
+        asked = getattr(app.state, "helpdesk_poll_now", False)
+        if helpdesk is not None and (asked or time.monotonic() >= next_helpdesk_poll):
+            app.state.helpdesk_poll_now = False
             next_helpdesk_poll = time.monotonic() + settings.helpdesk_poll
             await _poll_helpdesk(app, helpdesk)
         backlog = False
@@ -432,6 +435,9 @@ def create_app(
         ),
         api_route("/api/requests", tickets.api_requests, tickets.REQUESTS_API, name="api.requests"),
         api_route("/api/inbound", mailin.inbound, mailin.INBOUND_API, name="api.inbound"),
+        api_route(
+            "/api/helpdesk/rt", helpdesk_scrip.rt_scrip, helpdesk_scrip.RT_SCRIP_API, name="api.rt"
+        ),
         # signing in by e-mailed code, "my requests" (portal/accounts)
         Route("/signin", accounts.signin_page, methods=["GET"], name="accounts.signin_page"),
         Route("/signin", accounts.signin_start, methods=["POST"], name="accounts.signin"),

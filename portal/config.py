@@ -306,6 +306,15 @@ class Settings:
         "Seconds between polls of the external helpdesk for status changes and replies.",
         _positive,
     )
+    helpdesk_secret: str = setting(
+        "PORTAL_HELPDESK_SECRET",
+        "",
+        "Key for the `X-Portal-Signature` HMAC-SHA256 of an RT scrip's POST to "
+        "`/api/helpdesk/rt` (poll RT now); without it that endpoint is off.",
+        str,
+        shown="none: endpoint off",
+        secret=True,
+    )
     webhook_secret: str = setting(
         "PORTAL_WEBHOOK_SECRET",
         "",

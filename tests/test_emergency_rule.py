@@ -286,7 +286,9 @@ def test_staff_rejection_drops_the_priority_recomputes_the_due_time_and_tells_th
     assert mail.recipient == OKAFOR[1] and "Not an emergency" in mail.subject
     assert policy.emergency is not None and policy.emergency.definition in mail.body
     assert "Only one site was slow." in mail.body
-    assert "handled at High priority" in mail.body and "Sat 21 Nov 2026, 10:00" in mail.body
+    assert "handled at High priority" in mail.body
+    # written for people in the customer's zone (the year only when it is not this year)
+    assert re.search(r"due by Sat 21 Nov(?: 2026)?, 10:00 \(Europe/Berlin\)", mail.body), mail.body
     assert "the emergency mark is ignored for 30 days" in mail.body
     assert f"/tickets/{ticket.number}?token=" in mail.body
     again = CliRunner().invoke(main, [*verb, "twice"], env=env)

@@ -5,7 +5,10 @@ changes back (``portal.helpdesk.sync``): one throw-away RT for the session
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -13,15 +16,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
 from kb.policy import Policy, load_policy
+from portal.app import create_app
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import Outbox, PendingRequest, Ticket, TicketEvent, Upload
 from portal.directory import importer as accounts
-from portal.helpdesk.rt import ADDITION_SUBJECT, RTHelpdesk, rt_priority
+from portal.helpdesk.rt import ADDITION_SUBJECT, RTHelpdesk, parse_rt_time, rt_priority
 from portal.mailin import intake
 from portal.tickets import helpdesk_sync as sync
 from portal.tickets import outbox, updates
@@ -37,8 +43,9 @@ from tests.support.rt import (
     CuttingProxy,
     RTServer,
     rt_server,
+    scrip_code,
 )
-from tests.support.servers import free_port
+from tests.support.servers import free_port, start_server
 from tests.support.wizard import png
 
 __all__ = ["rt_server"]  # the session's RT (a fixture)
@@ -434,7 +441,7 @@ def test_two_workers_delivering_one_ticket_make_one_rt_ticket(
     each. The addition waits for its ticket instead: one RT ticket, the addition on it
     once."""
     db = world["db"]
-    with CuttingProxy(rt_server.port, hold_lookups=2, hold_seconds=8) as proxy:
+    with CuttingProxy(rt_server.port, hold_lookups=2, hold_seconds=3) as proxy:
         settings = settings_for(world["dir"], f"http://127.0.0.1:{proxy.port}")
         ticket = file_ticket(db, policy, settings)
         text = "It also fails from the office network."
@@ -457,8 +464,8 @@ def test_two_workers_delivering_one_ticket_make_one_rt_ticket(
     assert [r.delivered_at is not None for r in rows] == [True, True], [r.last_error for r in rows]
     [created] = rt_tickets_with(rt_server, ticket.number)
     assert reload(db, ticket.number).helpdesk_id == created
-    helpdesk = workers[0].connectors["rt"]
-    assert isinstance(helpdesk, RTHelpdesk)
+    helpdesk = outbox.deliverer_for(db, world["settings"], policy).connectors["rt"]
+    assert isinstance(helpdesk, RTHelpdesk)  # straight to RT (the proxy is closed)
     with rt_server.admin() as admin:
         items = admin.get(f"ticket/{created}/history", params={"fields": "Type,Data"}).json()
     added = [
@@ -467,3 +474,126 @@ def test_two_workers_delivering_one_ticket_make_one_rt_ticket(
         if i["Type"] == "Correspond" and i["Data"].strip() == ADDITION_SUBJECT
     ]
     assert added == [text]
+
+
+def test_an_rt_auth_token_a_queue_without_fields_and_no_promised_time(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer
+) -> None:
+    """PORTAL_HELPDESK_TOKEN as an RT auth token (RT 5's own, made for the portal user);
+    a queue that has none of the custom fields still gets the ticket (without them);
+    a plan that promises no response time gives no Due."""
+    db = world["db"]
+    token = rt_server.auth_token(PORTAL_USER)
+    assert ":" not in token  # a token, not user:password
+    settings = settings_for(
+        world["dir"],
+        rt_server.url,
+        helpdesk=f"rt+{rt_server.url}/?queue={SUPPORT_QUEUE}&queue.mail-server-down=Billing",
+        helpdesk_token=token,
+    )
+    ticket = file_ticket(db, policy, settings)
+    with db.session() as session:  # as filing leaves it when the plan promises no time
+        stored = session.scalars(select(Ticket).where(Ticket.number == ticket.number)).one()
+        stored.due_at = None
+    assert outbox.deliverer_for(db, settings, policy).deliver_due(later()).failed == 0
+    rt_id = reload(db, ticket.number).helpdesk_id
+    assert rt_id
+    with rt_server.admin() as admin:
+        made = admin.get(f"ticket/{rt_id}").json()
+        queue = admin.get(made["Queue"]["_url"].split("/REST/2.0/")[1]).json()
+        creator = admin.get(made["Creator"]["_url"].split("/REST/2.0/")[1]).json()
+    assert queue["Name"] == "Billing"
+    assert creator["Name"] == PORTAL_USER  # authenticated by the token
+    assert made["CustomFields"] == []
+    assert parse_rt_time(made["Due"]) is None  # RT's "not set"
+    # a wrong token is refused, and the row is kept for a retry
+    bad = settings_for(world["dir"], rt_server.url, helpdesk_token="1-1-0123456789abcdef")
+    again = file_ticket(db, policy, bad)
+    assert outbox.deliverer_for(db, bad, policy).deliver_due(later()).failed >= 1
+    [row] = helpdesk_rows(db, again.number)
+    assert row.delivered_at is None and "401" in row.last_error
+
+
+def test_two_workers_polling_at_once_apply_each_change_once(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer
+) -> None:
+    db, settings = world["db"], world["settings"]
+    ticket, helpdesk = delivered(world, policy)
+    sync.poll(db, policy, settings, helpdesk)
+    with rt_server.admin() as admin:
+        for text in ("First answer.", "Second answer."):
+            reply = {"Content": text, "ContentType": "text/plain"}
+            assert admin.post(f"ticket/{ticket.helpdesk_id}/correspond", json=reply).status_code
+    pollers = [outbox.deliverer_for(db, settings, policy).connectors["rt"] for _ in range(2)]
+    reports: list[sync.SyncReport] = []
+    start = threading.Barrier(2)
+
+    def run(poller: Any) -> None:
+        start.wait(10)
+        reports.append(sync.poll(db, policy, settings, poller))
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in pollers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(r.replies for r in reports) == 2 and len(reports) == 2
+    replies = [e.note for e in events(db, ticket.id) if e.kind == "reply"]
+    assert replies == ["First answer.", "Second answer."]
+    assert len(customer_mail(db, ticket.number, "reply")) == 2
+
+
+def test_an_rt_scrip_makes_the_portal_read_rt_now(
+    policy: Policy, rt_server: RTServer, demo_build: Path, tmp_path: Path
+) -> None:
+    """docs/helpdesks.md's scrip, installed in the real RT, POSTs to a real portal
+    (uvicorn) that would otherwise read RT only once an hour: the reply reaches the
+    ticket at once. Unsigned or wrongly signed: 401; without the secret: 404."""
+    secret = "scrip-secret"
+    port = free_port()
+    settings = settings_for(tmp_path, rt_server.url, build_dir=demo_build)
+    db = Database(settings.database_url)
+    db.upgrade()
+    assert not accounts.import_file(db, policy, EXAMPLES / "accounts.yaml").errors
+    env = {
+        "PORTAL_DATABASE_URL": settings.database_url,
+        "PORTAL_UPLOAD_DIR": str(settings.upload_dir),
+        "PORTAL_BUILD_DIR": str(demo_build),
+        "PORTAL_CONTENT_DIR": str(CONTENT),
+        "PORTAL_POLICY_FILE": str(CONTENT / "policy.yaml"),
+        "PORTAL_SECRET_KEY": settings.secret_key,
+        "PORTAL_HELPDESK": settings.helpdesk,
+        "PORTAL_HELPDESK_TOKEN": settings.helpdesk_token,
+        "PORTAL_HELPDESK_POLL": "3600",
+        "PORTAL_HELPDESK_SECRET": secret,
+    }
+    rt_server.add_scrip(SUPPORT_QUEUE, scrip_code(f"http://127.0.0.1:{port}", secret))
+    try:
+        with start_server(env, port=port, timeout=60) as portal:
+            ticket = file_ticket(db, policy, settings)
+            rt_id = wait_for(lambda: reload(db, ticket.number).helpdesk_id, timeout=60)
+            with rt_server.admin() as admin:
+                answer = {"Content": "Fixed, as the scrip told you.", "ContentType": "text/plain"}
+                assert admin.post(f"ticket/{rt_id}/correspond", json=answer).status_code == 201
+            wait_for(lambda: [e for e in events(db, ticket.id) if e.kind == "reply"])
+            body = b'{"ticket": 1}'
+            good = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            with httpx.Client(base_url=portal.url, trust_env=False) as client:
+                for headers in ({}, {"X-Portal-Signature": good[:-1] + "0"}):
+                    refused = client.post("/api/helpdesk/rt", content=body, headers=headers)
+                    assert refused.status_code == 401
+                    assert "X-Portal-Signature" in refused.json()["error"]
+                accepted = client.post(
+                    "/api/helpdesk/rt", content=body, headers={"X-Portal-Signature": good}
+                )
+                assert accepted.status_code == 202 and accepted.json() == {"poll": "queued"}
+    finally:
+        rt_server.disable_scrips()
+    replies = [e.note for e in events(db, ticket.id) if e.kind == "reply"]
+    assert replies == ["Fixed, as the scrip told you."]  # once
+    db.dispose()
+    off = create_app(dataclasses.replace(settings, allowed_hosts=("testserver",)), run_outbox=False)
+    headers = {"X-Portal-Signature": good}
+    assert (
+        TestClient(off).post("/api/helpdesk/rt", content=body, headers=headers).status_code == 404
+    )

@@ -40,6 +40,8 @@ from portal.db.models import (
 from portal.mailin import imap, intake
 from portal.mailin.parse import parse, trim_reply
 from portal.notify import addresses
+from portal.staff import actions as staff_actions
+from portal.staff.queries import queue_rows
 from portal.tickets import updates
 from portal.tickets.outbox import deliverer_for
 from tests.support.apps import running_portal
@@ -48,6 +50,7 @@ from tests.support.forms import post
 from tests.support.imap import Dovecot
 from tests.support.mail import MailServer, body, link_in
 from tests.support.paths import CONTENT
+from tests.support.staff import CLI
 from tests.support.wizard import png, prepare_request
 
 ANNA = "anna@lindqvist.example"  # the demo's listed primary contact of HH-10234
@@ -593,6 +596,56 @@ def test_staff_notifications_are_sent_exactly_once(
         if r.ticket_number == assigned
     ]
     assert sorted(overdue) == [HELPDESK, "second@harbor.example"]
+
+
+def test_an_answer_to_a_staff_reply_lands_in_the_thread(
+    client: TestClient,
+    app: Starlette,
+    settings: Settings,
+    mailserver: MailServer,
+    dovecot: Dovecot,
+    db: Database,
+) -> None:
+    """The console's reply carries the ticket's signed Reply-To and a recorded
+    Message-ID like every ticket mail: the customer's answer to it threads, by its
+    address or by its references alone, and the queue shows "customer replied"."""
+    number, _confirmation = file_ticket(client, app, settings, mailserver)
+    policy = app.state.policy.get()
+    now = dt.datetime.now(dt.UTC)
+    before = len(mailserver.inbox.to(ANNA))
+    staff_actions.reply(
+        db,
+        policy,
+        settings,
+        CLI,
+        number,
+        "Which mailbox fails?",
+        status="waiting_for_customer",
+        now=now,
+    )
+    deliver(app, settings)
+    reply = mailserver.inbox.wait_for(ANNA, before + 1)[-1]
+    assert number in str(reply["Subject"]) and "Which mailbox fails?" in body(reply)
+    assert addresses.read_reply_address(
+        settings.secret_key, REPLIES, str(reply["Reply-To"])
+    ) == addresses.ReplyTag(number, True)
+    assert "reply to this mail" in body(reply).lower()  # the customer is told they may
+    with db.session() as session:
+        recorded = session.scalars(
+            select(Outbox.message_id).where(
+                Outbox.ticket_number == number, Outbox.purpose == "reply"
+            )
+        ).one()
+    assert recorded == str(reply["Message-ID"])
+    dovecot.append("support", answer(reply, "info@lindqvist.example fails."))
+    assert poll(db, settings).outcomes == {"added": 1}
+    assert [e.note for e in comments(db, number)] == ["info@lindqvist.example fails."]
+    [row] = [r for r in queue_rows(db, policy, now=now) if r.number == number]
+    assert row.customer_replied and row.status == "open"  # no longer waiting for them
+    # the client dropped the Reply-To: found by the staff reply's Message-ID
+    dovecot.append("support", answer(reply, "Since Monday.", to=REPLIES))
+    assert poll(db, settings).outcomes == {"added": 1}
+    assert [e.note for e in comments(db, number)][-1] == "Since Monday."
 
 
 def test_an_answer_to_a_closed_ticket_is_not_added(

@@ -6,6 +6,7 @@ e-mailed status links keep working. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from starlette.testclient import TestClient
 
 from portal.config import Settings
 from portal.db.engine import Database
-from portal.db.models import Outbox, Ticket, TicketEvent, Upload
+from portal.db.models import Account, Outbox, Ticket, TicketEvent, Upload
 from tests.support.apps import running_portal
 from tests.support.databases import KINDS, count, new_database_url
 from tests.support.forms import post
@@ -287,3 +288,22 @@ def test_the_anonymous_wizard_offers_to_sign_in(app: Starlette) -> None:
         choose = client.get("/request/choose")
         assert 'name="plan"' in choose.text and "/signin?next=" in choose.text
         assert "Sign in" in choose.text
+
+
+def test_after_the_plan_ended_choose_shows_the_plan_in_force(app: Starlette, db: Database) -> None:
+    """Priority ends into Standard (the demo's when_ended): choose says so, and coverage
+    is Standard's."""
+    with db.session() as session:
+        account = session.get(Account, "HH-20417")
+        assert account is not None
+        kept, account.plan_ends = account.plan_ends, dt.date.today() - dt.timedelta(days=2)
+    try:
+        with signed_in(app, db, CHIDI) as client:
+            post(client, "/request", {"text": "my mailbox does not receive mail"})
+            page = html.unescape(client.get("/request/choose").text)
+            assert re.search(r"<dt>Plan</dt><dd>Standard \(your Priority plan ended on ", page)
+    finally:
+        with db.session() as session:
+            account = session.get(Account, "HH-20417")
+            assert account is not None
+            account.plan_ends = kept

@@ -12,11 +12,15 @@ from pathlib import Path
 import pytest
 
 from kb.policy import Policy, load_policy
+from kb.policy.model import NO_PLAN
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import PendingRequest
 from portal.directory import importer as accounts
 from portal.tickets.filing import file_pending, prepare
+from portal.wizard.flow import Draft, check_choose, current_coverage, facts
+from portal.wizard.signed_in import known_for
+from portal.wizard.views import review_context
 from tests.support.paths import EXAMPLES
 
 PACK = EXAMPLES / "hsphere"
@@ -98,3 +102,34 @@ def test_an_ended_priority_plan_no_longer_gives_priority(
     assert filed.ticket.plan == "none"
     assert filed.ticket.plan_snapshot["name"] == "No plan (paid work)"
     assert filed.ticket.due_at is None
+
+
+def test_signed_in_after_the_plan_ended_the_wizard_shows_what_applies(
+    db: Database, policy: Policy
+) -> None:
+    """The choose, coverage and review steps of a signed-in contact use the plan in
+    force (here none: paid work, no response time), as filing will, not the ended one."""
+    sender = accounts.find_sender(db, "HS-10057", EMAIL)
+    assert sender is not None
+    last_day = dt.datetime(2027, 5, 31, 12, 0, tzinfo=dt.UTC)
+    holds = known_for(db, policy, sender, last_day)
+    assert (holds.plan, holds.ended_plan) == ("priority", None)
+    after = dt.datetime(2027, 6, 2, 12, 0, tzinfo=dt.UTC)
+    known = known_for(db, policy, sender, after)
+    assert (known.plan, known.ended_plan) == (NO_PLAN, "priority")
+    form = {"request_type": "general-support", "tz": "Europe/Berlin"}
+    chosen = check_choose(policy, Draft(text="a question"), form, known=known)
+    assert chosen.ok, chosen.errors
+    draft = chosen.draft
+    assert facts(draft).plan is None
+    cov = current_coverage(policy, draft)
+    assert cov.status == "paid" and cov.reason.startswith("Your account has no support plan")
+    draft.priority = "normal"
+    review = review_context(policy, draft, after, rejected_claims=[])
+    assert review["plan"] is None and review["coverage"].status == "paid"
+    assert review["due"].at is None and "Without a support plan" in review["due"].describe()
+    # the anonymous wizard still cannot claim "no plan"
+    anonymous = check_choose(
+        policy, Draft(text="x"), {**form, "account": "HS-10057", "email": EMAIL, "plan": "none"}
+    )
+    assert "plan" in anonymous.errors

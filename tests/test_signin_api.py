@@ -91,7 +91,12 @@ def test_sign_in_file_list_and_sign_out(app: Starlette) -> None:
         assert me == {
             "contact": {"email": CHIDI, "name": "Chidi Okafor"},
             "account": {"id": "HH-20417", "name": "Okafor Logistics"},
-            "plan": {"id": "priority", "name": "Priority", "ends": "2027-06-30"},
+            "plan": {
+                "id": "priority",
+                "name": "Priority",
+                "ends": "2027-06-30",
+                "in_force": "priority",
+            },
             "role": "primary",
             "version": "5.4",
             "servers": [

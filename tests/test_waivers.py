@@ -6,6 +6,7 @@ records it and mails the customer. Mails state the coverage as the policy does."
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import os
 import re
@@ -209,6 +210,12 @@ def test_a_claim_is_filed_then_confirmed_and_the_customer_told(
         before = len(mailserver.inbox.to(CUSTOMER))
         assert "Check your email" in post(client, "/request/review", {}).text
         link = link_in(mailserver.inbox.wait_for(CUSTOMER, before + 1)[-1])
+        # the filing link's page shows the type's note and the claim, as the review did
+        confirm_page = html.unescape(client.get(link).text)
+        assert f"You claim: {WAIVER_TEXT} — staff will confirm" in confirm_page
+        assert "until then the request is treated as paid work" in confirm_page
+        note = app.state.policy.get().request_types["bug-report"].note
+        assert note and note in confirm_page
         filed = post(client, "/request/confirm", {"token": link.split("token=", 1)[1]})
         assert filed.status_code == 200, filed.text
         number = re.findall(r"T-[0-9A-Z]{4}-[0-9A-Z]{4}", filed.text)[0]
@@ -406,7 +413,8 @@ def test_the_mails_state_coverage_and_time_as_the_policy_does(
         else:
             assert opens > SATURDAY
             local = opens.astimezone(dt.timezone(dt.timedelta(hours=1)))  # Berlin, November
-            assert f"Support next opens: {local:%a %-d %b %Y, %H:%M} (Europe/Berlin)" in lines
+            # people-readable (portal.timefmt): no year when it is the year of filing
+            assert f"Support next opens: {local:%a %-d %b, %H:%M} (Europe/Berlin)" in lines
         # no duration other than the policy's own words
         assert not DURATION.search(summary.replace(words, "")), summary
     else:

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from kb.policy import Policy
+from kb.policy.engine import plan_in_force
 from portal import api, http
 from portal.accounts import signin
 from portal.directory import customer_sessions
@@ -355,6 +356,13 @@ _ME: api.Schema = {
                 "id": {"type": "string"},
                 "name": {"type": "string"},
                 "ends": {"type": ["string", "null"], "format": "date"},
+                "in_force": {
+                    "type": ["string", "null"],
+                    "description": (
+                        "the plan in force today (the wizard's): after ``ends``, what the "
+                        "policy's when_ended makes of it; null: no plan (paid work)"
+                    ),
+                },
             },
         },
         "role": {"type": "string"},
@@ -497,6 +505,7 @@ SIGNOUT_API = api.Operation(
 def _me(policy: Policy, customer: Customer) -> dict[str, Any]:
     s = customer.sender
     plan = policy.plans.get(s.plan)
+    in_force = plan_in_force(policy, s.plan, s.plan_ends, http.now()) if plan else s.plan
     return {
         "contact": {"email": s.email, "name": s.name},
         "account": {"id": s.account_id, "name": s.account_name},
@@ -504,6 +513,7 @@ def _me(policy: Policy, customer: Customer) -> dict[str, Any]:
             "id": s.plan,
             "name": plan.name if plan else s.plan,
             "ends": s.plan_ends.isoformat() if s.plan_ends else None,
+            "in_force": in_force,
         },
         "role": s.role,
         "version": s.product_version,

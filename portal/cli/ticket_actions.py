@@ -1,5 +1,7 @@
 """The staff console's ticket actions as ``portal tickets`` verbs: reply, note,
-priority, assign, forward, complete, cancel, merge. Each calls ``portal.staff.actions``
+priority, assign, forward, complete, cancel, merge (and, through ``run_action``,
+``set-status`` and ``reject-emergency`` of ``portal.cli.tickets``). Each calls
+``portal.staff.actions``
 (so the audit log records it, as the command line's user or the staff member
 ``--as`` names) and with ``--json`` prints one JSON object and nothing else: the
 ticket (``ticket_payload``) and the action, or ``{"error": …}`` with exit status 1."""
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from portal.cli.common import open_database, pass_settings, policy_or_exit
+from portal.cli.common import open_database, pass_settings, policy_or_exit, printable
 from portal.cli.staff import cli_actor
 from portal.cli.tickets import tickets
 from portal.config import Settings
@@ -38,9 +40,20 @@ def _text(value: str) -> str:
     return sys.stdin.read() if value == "-" else value
 
 
-def _run(settings: Settings, action: str, as_json: bool, as_staff: str | None, do: Action) -> None:
+def run_action(
+    settings: Settings,
+    action: str,
+    as_json: bool,
+    as_staff: str | None,
+    do: Action,
+    *,
+    say: Callable[[Ticket], str] | None = None,
+) -> None:
+    """Run ``do`` as the command line's actor; print the ticket as JSON (``as_json``),
+    else one line (``say``'s, or the status, priority and due time)."""
     from portal.staff.actions import ActionError
     from portal.tickets.queries import ticket_payload
+    from portal.timefmt import ticket_zone
 
     policy = policy_or_exit(settings)
     actor = cli_actor(as_staff, settings)
@@ -54,7 +67,11 @@ def _run(settings: Settings, action: str, as_json: bool, as_staff: str | None, d
                 sys.exit(1)
             raise click.ClickException(message) from exc
     if as_json:
-        click.echo(json.dumps({"action": action, "ticket": ticket_payload(ticket)}, indent=2))
+        payload = {**ticket_payload(ticket), "timezone": ticket_zone(ticket.plan_snapshot, "UTC")}
+        click.echo(json.dumps({"action": action, "ticket": payload}, indent=2))
+        return
+    if say is not None:
+        click.echo(printable(say(ticket)))
         return
     due = ticket.due_at.isoformat(timespec="minutes") if ticket.due_at else "-"
     click.echo(
@@ -84,7 +101,7 @@ def tickets_reply(
     from portal.staff import actions
 
     body = _text(text)
-    _run(
+    run_action(
         settings,
         "reply",
         as_json,
@@ -107,7 +124,7 @@ def tickets_note(
     from portal.staff import actions
 
     body = _text(text)
-    _run(
+    run_action(
         settings,
         "note",
         as_json,
@@ -133,7 +150,7 @@ def tickets_priority(
     """Another priority, with the reason; the first response is due again at it."""
     from portal.staff import actions
 
-    _run(
+    run_action(
         settings,
         "priority",
         as_json,
@@ -155,7 +172,7 @@ def tickets_assign(
     """Assign to a staff member (by address); without EMAIL, to nobody."""
     from portal.staff import actions
 
-    _run(
+    run_action(
         settings,
         "assign",
         as_json,
@@ -175,7 +192,7 @@ def tickets_forward(
     """Mail the request to the upstream provider with the server's name and id."""
     from portal.staff import actions
 
-    _run(
+    run_action(
         settings,
         "forward",
         as_json,
@@ -192,7 +209,7 @@ def _finish(done: bool) -> Callable[..., None]:
     ) -> None:
         from portal.staff import actions
 
-        _run(
+        run_action(
             settings,
             "complete" if done else "cancel",
             as_json,
@@ -246,7 +263,7 @@ def tickets_merge(
     """Merge a duplicate into another ticket of the same account (printed: that one)."""
     from portal.staff import actions
 
-    _run(
+    run_action(
         settings,
         "merge",
         as_json,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,7 +85,19 @@ def _ticket_json(view: TicketView) -> dict[str, Any]:
         }
         for e in view.events
     ]
-    return {**ticket_payload(view.ticket), **_waivers_json(view), "events": events}
+    return {
+        **ticket_payload(view.ticket),
+        "timezone": _zone(view.ticket),
+        **_waivers_json(view),
+        "events": events,
+    }
+
+
+def _zone(ticket: Any) -> str:
+    """The customer's time zone, as chosen when filing (UTC when none was)."""
+    from portal.timefmt import ticket_zone
+
+    return ticket_zone(ticket.plan_snapshot, "UTC")
 
 
 def _waivers_json(view: TicketView) -> dict[str, Any]:
@@ -106,11 +117,11 @@ def _waivers_json(view: TicketView) -> dict[str, Any]:
 
 def _ticket_text(view: TicketView) -> str:
     from portal.timefilters import KIND_BY_LABEL
-    from portal.timefmt import human_detail, human_time, ticket_zone
+    from portal.timefmt import human_detail, human_time
 
     t = view.ticket
     # times in the customer's zone, as the customer sees them (with the year)
-    zone = ticket_zone(t.plan_snapshot, "UTC")
+    zone = _zone(t)
 
     def local(moment: dt.datetime) -> str:
         return human_time(moment, zone, year=True)
@@ -120,6 +131,7 @@ def _ticket_text(view: TicketView) -> str:
         f"{t.number}  {t.status}  priority {t.priority}  first response due {due}",
         f"account:      {t.account_id} ({t.plan})",
         f"contact:      {t.contact_name} <{t.contact_email}> ({t.contact_role})",
+        f"time zone:    {zone} (the customer's; the times below are in it)",
         f"request type: {t.request_type}",
         f"coverage:     {t.coverage_status}: {t.coverage_reason}",
     ]
@@ -150,54 +162,66 @@ def _ticket_text(view: TicketView) -> str:
     return "\n".join(lines)
 
 
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+_AS = click.option(
+    "--as", "as_staff", default=None, metavar="EMAIL", help="Act as this staff member."
+)
+
+
 @tickets.command("set-status")
 @click.argument("number")
 @click.argument("status")
 @click.option("--note", default="", help="Message for the customer.")
+@_AS
+@_JSON
 @pass_settings(policy=True)
-def tickets_set_status(settings: Settings, number: str, status: str, note: str) -> None:
+def tickets_set_status(
+    settings: Settings, number: str, status: str, note: str, as_json: bool, as_staff: str | None
+) -> None:
     """Change a ticket's status; the customer is emailed."""
-    from portal.cli.staff import cli_actor
+    from portal.cli.ticket_actions import run_action
     from portal.staff import actions
 
-    policy = policy_or_exit(settings)
-    with open_database(settings) as db:
-        try:
-            now = dt.datetime.now(dt.UTC)
-            actions.set_status(db, policy, settings, cli_actor(), number, status, note, now=now)
-        except (ValueError, LookupError) as exc:
-            raise click.ClickException(str(exc)) from exc
-    click.echo(f"{number}: {status}")
+    run_action(
+        settings,
+        "status",
+        as_json,
+        as_staff,
+        lambda db, policy, actor, now: actions.set_status(
+            db, policy, settings, actor, number, status, note, now=now
+        ),
+        say=lambda ticket: f"{ticket.number}: {ticket.status}",
+    )
 
 
 @tickets.command("reject-emergency")
 @click.argument("number")
 @click.option("--note", required=True, help="Why it is not an emergency (sent to the customer).")
+@_AS
+@_JSON
 @pass_settings(policy=True)
-def tickets_reject_emergency(settings: Settings, number: str, note: str) -> None:
+def tickets_reject_emergency(
+    settings: Settings, number: str, note: str, as_json: bool, as_staff: str | None
+) -> None:
     """An accepted emergency that is not one: back to an ordinary priority, counted for
     the abuse rule; the customer is emailed the policy's definition and what happens next."""
-    from portal.cli.staff import cli_actor
+    from portal.cli.ticket_actions import run_action
     from portal.staff import actions
 
-    policy = policy_or_exit(settings)
-    with open_database(settings) as db:
-        try:
-            now = dt.datetime.now(dt.UTC)
-            actor = cli_actor()
-            ticket = actions.reject_emergency(db, policy, settings, actor, number, note, now=now)
-        except (ValueError, LookupError) as exc:
-            raise click.ClickException(str(exc)) from exc
-    due = ticket.due_at.isoformat(timespec="minutes") if ticket.due_at else "-"
-    click.echo(f"{number}: not an emergency; priority {ticket.priority}, due {due}")
+    def say(ticket: Any) -> str:
+        due = ticket.due_at.isoformat(timespec="minutes") if ticket.due_at else "-"
+        return f"{ticket.number}: not an emergency; priority {ticket.priority}, due {due}"
 
-
-def _staff_name() -> str:
-    """Who confirms, as the history records it: the operating-system user."""
-    try:
-        return f"staff ({getpass.getuser()})"
-    except (KeyError, OSError):  # no user name in this environment
-        return "staff"
+    run_action(
+        settings,
+        "reject_emergency",
+        as_json,
+        as_staff,
+        lambda db, policy, actor, now: actions.reject_emergency(
+            db, policy, settings, actor, number, note, now=now
+        ),
+        say=say,
+    )
 
 
 @tickets.command("waive")
@@ -207,30 +231,35 @@ def _staff_name() -> str:
 )
 @click.option("--note", default="", help="Message for the customer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the ticket's waivers as JSON.")
+@_AS
 @pass_settings(policy=True)
 def tickets_waive(
-    settings: Settings, number: str, waiver_id: str | None, note: str, as_json: bool
+    settings: Settings,
+    number: str,
+    waiver_id: str | None,
+    note: str,
+    as_json: bool,
+    as_staff: str | None,
 ) -> None:
     """Confirm a waiver: the ticket becomes included with no charge (no estimate), the
-    history records it and the customer is emailed."""
-    from portal.tickets import waivers
+    history records it, the staff audit log too, and the customer is emailed."""
+    from portal.cli.staff import cli_actor
+    from portal.staff import actions
 
     policy = policy_or_exit(settings)
+    actor = cli_actor(as_staff, settings)
     with open_database(settings) as db:
         try:
             now = dt.datetime.now(dt.UTC)
-            ticket = waivers.confirm_waiver(
-                db,
-                policy,
-                settings,
-                number,
-                waiver_id=waiver_id,
-                note=note,
-                by=_staff_name(),
-                now=now,
+            ticket = actions.confirm_waiver(
+                db, policy, settings, actor, number, waiver_id=waiver_id, note_text=note, now=now
             )
         except (ValueError, LookupError) as exc:
-            raise click.ClickException(str(exc)) from exc
+            message = str(exc).strip("'\"")
+            if as_json:  # still one JSON object, and nothing else
+                click.echo(json.dumps({"action": "confirm_waiver", "error": message}))
+                raise SystemExit(1) from exc
+            raise click.ClickException(message) from exc
     if as_json:
         payload = {
             "number": ticket.number,

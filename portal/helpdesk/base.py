@@ -43,6 +43,10 @@ class Change:
     at: dt.datetime | None = None
 
 
+class NotDeliveredYet(RuntimeError):
+    """An addition to a ticket whose filing is still on its way: retried later."""
+
+
 class Connector:
     """A helpdesk that receives the portal's tickets."""
 
@@ -145,6 +149,8 @@ class ExternalHelpdesk(Connector, abc.ABC):
         payload = json.loads(row.body)
         number = str(payload["number"])
         ticket = self._ticket(number)
+        if not ticket.helpdesk_id:
+            self._wait_for_earlier(row)
         if payload["event"] == "filed":
             self.ensure_delivered(ticket)
         elif payload["event"] == "comment":
@@ -165,6 +171,28 @@ class ExternalHelpdesk(Connector, abc.ABC):
             if fresh is not None:
                 fresh.helpdesk_id = external
         return external
+
+    def _wait_for_earlier(self, row: Outbox) -> None:
+        """Only the ticket's earliest undelivered row may create it in the helpdesk: the
+        outbox claims rows one by one, so two workers could otherwise each hold a row of
+        the same ticket (its filing and an addition), both find nothing there and both
+        create it. A later row raises (and is retried) until the ticket's id is stored."""
+        with self.db.session() as session:
+            earlier = session.scalars(
+                select(Outbox.id)
+                .where(
+                    Outbox.kind == KIND,
+                    Outbox.recipient == self.name,
+                    Outbox.ticket_number == row.ticket_number,
+                    Outbox.delivered_at.is_(None),
+                    Outbox.id < row.id,
+                )
+                .limit(1)
+            ).first()
+        if earlier is not None:
+            raise NotDeliveredYet(
+                f"ticket {row.ticket_number} is not in the helpdesk yet (outbox {earlier} first)"
+            )
 
     def _ticket(self, number: str) -> Ticket:
         with self.db.session() as session:

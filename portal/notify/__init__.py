@@ -227,6 +227,14 @@ def helpdesk_filed(to: str, ticket: Ticket, *, summary: str) -> Message:
     return _message("helpdesk_filed", to, "helpdesk", ticket.number, ticket=ticket, summary=summary)
 
 
+def supervisor_filed(to: str, ticket: Ticket, *, summary: str) -> Message:
+    """A request the policy routes to the supervisor (``provider.supervisor_email``),
+    e.g. a complaint: the same text as the helpdesk's copy, to the supervisor only."""
+    return _message(
+        "helpdesk_filed", to, "supervisor", ticket.number, ticket=ticket, summary=summary
+    )
+
+
 def upstream(to: str, ticket: Ticket, *, server: str, server_id: str, summary: str) -> Message:
     """A request about a server the upstream provider hosts, with its name and id."""
     return _message(
@@ -429,9 +437,17 @@ def staff_due(
 
 
 def staff_reply(
-    policy: Policy, ticket: Ticket, *, text: str, author: str, status_label: str, link: str
+    policy: Policy,
+    ticket: Ticket,
+    *,
+    text: str,
+    author: str,
+    status_label: str,
+    link: str,
+    by_mail: bool = False,
 ) -> Message:
-    """A staff answer to the customer (also on the ticket's status page)."""
+    """A staff answer to the customer (also on the ticket's status page); ``by_mail``:
+    the mail says they may answer it (mail in is set up)."""
     return _message(
         "staff_reply",
         ticket.contact_email,
@@ -443,6 +459,7 @@ def staff_reply(
         status_label=status_label,
         link=link,
         provider=policy.provider.name,
+        by_mail=by_mail,
     )
 
 

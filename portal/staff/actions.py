@@ -60,6 +60,13 @@ def is_task(policy: Policy, request_type: str) -> bool:
     return rt is not None and (rt.category in TASK_CATEGORIES or TASK_DETAIL in rt.details)
 
 
+def answers_by_mail(settings: Settings) -> bool:
+    """Whether a customer's answer to a ticket mail comes back to its ticket: the mails
+    carry a signed Reply-To (``PORTAL_REPLY_ADDRESS``) and that mailbox is read
+    (``PORTAL_IMAP_URL``) or posted to the inbound endpoint (``PORTAL_INBOUND_SECRET``)."""
+    return bool(settings.reply_address and (settings.imap_url or settings.inbound_secret))
+
+
 def _text(text: str, what: str, *, required: bool = True) -> str:
     text = text.strip()
     if required and not text:
@@ -132,6 +139,7 @@ def reply(
             author=actor.name,
             status_label=label,
             link=link_for_mail(settings, ticket, now),
+            by_mail=answers_by_mail(settings),
         )
         outbox.enqueue(session, message)
         detail = f"{len(text)} characters" + (f"; status {status}" if status else "")

@@ -9,7 +9,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import load_only
 
 from kb.policy import Policy
 from kb.policy.engine import precedence_text
@@ -17,6 +18,7 @@ from portal.db.engine import Database
 from portal.db.models import Account, Server, StaffUser, Ticket, TicketEvent
 from portal.directory.servers import resolve_server, ticket_server
 from portal.staff import queue
+from portal.tickets.history import first_answer
 from portal.tickets.queries import TicketView, load_ticket
 from portal.tickets.states import CLOSED
 from portal.timefmt import human_time, ticket_zone
@@ -25,12 +27,20 @@ CLOSED_DAYS = 30  # closed tickets stay in the queue's "all" and closed views th
 
 
 def _last_events(session: Any, ids: list[int]) -> dict[tuple[int, str], int]:
-    """(ticket id, kind) -> the id of the latest reply or comment."""
+    """(ticket id, kind) -> the id of the latest reply, comment or status change made
+    by staff (a status change mailed to the customer is a first response too, as for
+    the staff's due alerts and the customer's pages: ``portal.tickets.history``)."""
     if not ids:
         return {}
     rows = session.execute(
         select(TicketEvent.ticket_id, TicketEvent.kind, func.max(TicketEvent.id))
-        .where(TicketEvent.ticket_id.in_(ids), TicketEvent.kind.in_(("reply", "comment")))
+        .where(
+            TicketEvent.ticket_id.in_(ids),
+            or_(
+                TicketEvent.kind.in_(("reply", "comment")),
+                and_(TicketEvent.kind == "status", TicketEvent.author == "staff"),
+            ),
+        )
         .group_by(TicketEvent.ticket_id, TicketEvent.kind)
     )
     return {(t, k): int(i) for t, k, i in rows}
@@ -40,12 +50,18 @@ def row_of(
     policy: Policy, ticket: Ticket, *, last: dict[tuple[int, str], int], now: dt.datetime
 ) -> queue.Row:
     plan = policy.plans.get(ticket.plan)
-    calendar = queue.calendar_of(
-        policy, ticket.plan, ticket.plan_snapshot or {}, ticket.emergency_accepted
-    )
     reply = last.get((ticket.id, "reply"))
     comment = last.get((ticket.id, "comment"))
     rank = policy.priority_rank(ticket.priority) if ticket.priority in policy.priorities else 99
+    answered = reply is not None or last.get((ticket.id, "status")) is not None
+    # the time left matters (to the order and the page) only until the first answer
+    counted = not answered and ticket.status not in CLOSED
+    snapshot = ticket.plan_snapshot or {}
+    calendar = (
+        queue.calendar_of(policy, ticket.plan, snapshot, ticket.emergency_accepted)
+        if counted
+        else None
+    )
     return queue.Row(
         number=ticket.number,
         title=ticket.title,
@@ -57,16 +73,36 @@ def row_of(
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
         due_at=ticket.due_at,
-        hours_left=queue.support_hours_left(calendar, ticket.due_at, now),
+        hours_left=queue.support_hours_left(calendar, ticket.due_at, now) if counted else None,
         precedence=plan.precedence if plan else None,
         priority_rank=rank,
         emergency_claimed=ticket.emergency_claimed,
         emergency_accepted=ticket.emergency_accepted,
-        answered=reply is not None,
+        answered=answered,
         customer_replied=comment is not None and (reply is None or comment > reply),
         assigned_to=ticket.assigned_to,
         upstream=ticket.routing == "upstream",
     )
+
+
+_ROW_COLUMNS = (
+    Ticket.id,
+    Ticket.number,
+    Ticket.title,
+    Ticket.account_id,
+    Ticket.plan,
+    Ticket.plan_snapshot,
+    Ticket.status,
+    Ticket.priority,
+    Ticket.request_type,
+    Ticket.created_at,
+    Ticket.updated_at,
+    Ticket.due_at,
+    Ticket.emergency_claimed,
+    Ticket.emergency_accepted,
+    Ticket.assigned_to,
+    Ticket.routing,
+)
 
 
 def queue_rows(db: Database, policy: Policy, *, now: dt.datetime) -> list[queue.Row]:
@@ -75,7 +111,9 @@ def queue_rows(db: Database, policy: Policy, *, now: dt.datetime) -> list[queue.
     with db.session() as session:
         tickets = list(
             session.scalars(
-                select(Ticket).where(or_(Ticket.status.not_in(CLOSED), Ticket.updated_at >= since))
+                select(Ticket)
+                .options(load_only(*_ROW_COLUMNS))  # not the texts and details: not shown
+                .where(or_(Ticket.status.not_in(CLOSED), Ticket.updated_at >= since))
             )
         )
         last = _last_events(session, [t.id for t in tickets])
@@ -162,7 +200,7 @@ def ticket_page(
     role = policy.contacts.role(t.contact_role)
     calendar = queue.calendar_of(policy, t.plan, t.plan_snapshot or {}, t.emergency_accepted)
     hours = queue.support_hours_left(calendar, t.due_at, now)
-    answered = any(e.kind == "reply" for e in view.events)
+    answered = first_answer(view.events) is not None
     if t.due_at is not None:
         due_text = human_time(t.due_at, zone, now=now)
     else:

@@ -30,6 +30,8 @@ STATUS_CHOICES = (ACTIVE, *STATUSES, ALL)
 EMERGENCY_CHOICES = ("", "claimed", "accepted")
 ASSIGNED_CHOICES = ("", "me", "none")
 MAX_DUE_HOURS = 24 * 30
+PAGE_SIZE = 50  # tickets per page of the queue (the counts are over all of them)
+MAX_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Row:
     priority_rank: int = 99  # 0 = most urgent
     emergency_claimed: bool = False
     emergency_accepted: bool = False
-    answered: bool = False  # staff replied at least once
+    answered: bool = False  # staff replied or changed the status (the first response)
     customer_replied: bool = False  # the customer wrote since the last staff reply
     assigned_to: int | None = None
     upstream: bool = False
@@ -196,6 +198,62 @@ def order(rows: Iterable[Row]) -> list[Row]:
 def select_rows(rows: Iterable[Row], f: Filters, *, me: int | None, now: dt.datetime) -> list[Row]:
     """The rows the filters let through, in queue order."""
     return order(r for r in rows if matches(r, f, me=me, now=now))
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the queue: its rows, which page it is and how many there are."""
+
+    rows: list[Row]
+    number: int  # 1 first; clamped to the pages there are
+    pages: int  # at least 1, also when nothing matches
+    total: int  # the rows over all pages
+    size: int
+
+    @property
+    def first(self) -> int:
+        """The place of the first row shown (1-based; 0 when there is none)."""
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
+
+
+def parse_page(params: Mapping[str, str]) -> tuple[int, str]:
+    """The page asked for (1 when none), and what to fix when it is not a page number."""
+    raw = (params.get("page") or "").strip()
+    if not raw:
+        return 1, ""
+    if raw.isdigit() and 0 < int(raw) <= MAX_PAGE:
+        return int(raw), ""
+    return 1, f"Give a page number from 1 to {MAX_PAGE:,}."
+
+
+def paginate(rows: list[Row], number: int, size: int = PAGE_SIZE) -> Page:
+    """Page ``number`` of ``rows`` (already in queue order); a page past the end shows
+    the last one (tickets closed since the link was made)."""
+    pages = max(1, math.ceil(len(rows) / size))
+    number = min(max(1, number), pages)
+    start = (number - 1) * size
+    return Page(rows[start : start + size], number, pages, len(rows), size)
+
+
+def page_numbers(current: int, pages: int, *, around: int = 2) -> list[int | None]:
+    """The page links to offer: the first, the last and ``around`` either side of the
+    current one; None where pages are left out."""
+    wanted = {1, pages, *range(current - around, current + around + 1)}
+    out: list[int | None] = []
+    previous = 0
+    for n in sorted(p for p in wanted if 1 <= p <= pages):
+        if n - previous > 1:
+            out.append(None)
+        out.append(n)
+        previous = n
+    return out
 
 
 def facet_options(policy: Policy, due_hours: int) -> list[tuple[str, Filters]]:

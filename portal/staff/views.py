@@ -28,6 +28,7 @@ from portal.templating import render
 from portal.tickets import ratelimit, tokens
 from portal.tickets.queries import load_ticket
 from portal.tickets.states import EMERGENCY_LABELS, STATUS_LABELS, STATUSES
+from portal.timefmt import human_time
 from portal.wizard import uploads
 
 COOKIE = "portal_staff"
@@ -309,12 +310,16 @@ async def set_password(request: Request) -> Response:
 
 @staff_only
 async def queue_page(request: Request, staff: StaffUser) -> Response:
-    """The queue: filters, counts per filter, tickets in order (htmx: the results)."""
+    """The queue: filters, counts per filter (over all pages), a page of tickets in
+    order (htmx: the results; its refresh asks for the same page)."""
     policy = http.policy(request)
     now = http.now()
     filters, errors = queue.parse_filters(request.query_params, policy)
+    number, page_error = queue.parse_page(request.query_params)
+    if page_error:
+        errors["page"] = page_error
     rows = await run_in_threadpool(queries.queue_rows, http.database(request), policy, now=now)
-    shown = queue.select_rows(rows, filters, me=staff.id, now=now)
+    shown = queue.paginate(queue.select_rows(rows, filters, me=staff.id, now=now), number)
     counts = queue.facet_counts(rows, filters, policy, me=staff.id, now=now)
     names = await run_in_threadpool(queries.staff_names, http.database(request))
 
@@ -325,12 +330,20 @@ async def queue_page(request: Request, staff: StaffUser) -> Response:
                 query.pop(k, None)
         return "/staff" + ("?" + urllib.parse.urlencode(query) if query else "")
 
+    def page_link(n: int) -> str:
+        """This view's page ``n`` (the filters kept; page 1 needs no parameter)."""
+        return link(page=n if n > 1 else "")
+
     context = {
         "staff": staff,
         "policy": policy,
         "filters": filters,
         "errors": errors,
-        "rows": shown,
+        "rows": shown.rows,
+        "page": shown,
+        "page_numbers": queue.page_numbers(shown.number, shown.pages),
+        "page_link": page_link,
+        "refresh": page_link(shown.number),
         "total": len(rows),
         "counts": counts,
         "names": names,
@@ -380,6 +393,8 @@ async def _ticket_response(
         "statuses": STATUSES,
         "emergency_labels": EMERGENCY_LABELS,
         "is_task": actions.is_task(policy, page.ticket.request_type),
+        # the thread's times in the customer's zone, as the due time and their mails
+        "customer_time": lambda moment: human_time(moment, page.zone, now=now),
     }
     return _page(request, "staff/ticket.html", context, status_code=status_code)
 

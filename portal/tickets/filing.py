@@ -402,7 +402,7 @@ def file_pending(
     server = filing.server.server if filing.server else None
     if server is not None:
         details |= server_details(server)  # the server found in the directory
-    routing = _routing(server)
+    routing = _routing(server, rt.routing, policy.provider.supervisor_email)
     try:
         with db.session() as session:
             ticket = Ticket(
@@ -540,10 +540,16 @@ def server_choice(
     return resolution, not resolution.found and bool(servers)
 
 
-def _routing(server: DirectoryServer | None) -> dict[str, str]:
+def _routing(
+    server: DirectoryServer | None, type_routing: str = "own", supervisor: str = ""
+) -> dict[str, str]:
     """Every request about a server goes where the directory says that server is,
     whatever the request type: the upstream provider's servers to the upstream
-    provider (``PORTAL_UPSTREAM_EMAIL``, with the name and id), ours to our queue."""
+    provider (``PORTAL_UPSTREAM_EMAIL``, with the name and id), ours to our queue. A
+    type routed to the supervisor (a complaint) goes to ``provider.supervisor_email``
+    alone, when the policy names one."""
+    if type_routing == "supervisor" and supervisor:
+        return {"kind": "supervisor", "to": supervisor}
     if server is None:
         return {"kind": "own"}
     kind = "upstream" if server.upstream else "own"
@@ -562,6 +568,10 @@ def _notify_filed(
     summary = notify.ticket_summary(ticket, due_text, provider_zone=policy.provider.timezone)
     link = links.status_link(settings, ticket)
     outbox.enqueue(session, notify.filed(policy, ticket, summary=summary, link=link))
+    if routing["kind"] == "supervisor":
+        # the policy sends these to a supervisor directly, not to the support queue
+        outbox.enqueue(session, notify.supervisor_filed(routing["to"], ticket, summary=summary))
+        return
     # the helpdesk (PORTAL_HELPDESK) and the mail and webhook copies (portal.helpdesk)
     for connector in connectors_for(settings, db, policy):
         connector.queue_filed(

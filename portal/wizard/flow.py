@@ -26,6 +26,7 @@ from kb.policy.engine import (
     ordinary_priorities,
     plan_price,
 )
+from kb.policy.model import NO_PLAN
 from portal import inputs
 from portal.directory.normalise import looks_like_account
 
@@ -225,7 +226,7 @@ class Known:
     account: str
     email: str
     name: str
-    plan: str  # the plan in force today
+    plan: str  # the plan in force today; NO_PLAN once it ended into "no plan"
     plan_ends: dt.date | None
     role: str
     version: str | None
@@ -233,6 +234,9 @@ class Known:
     contacts: tuple[tuple[str, str], ...] = ()
     # the account's servers (name, id, owner), for the details step's picker
     servers: tuple[tuple[str, str, str], ...] = ()
+    # the directory's plan when it has ended (``plan`` is what the policy's when_ended
+    # made of it, NO_PLAN included); None while it holds
+    ended_plan: str | None = None
 
 
 def _role_name(policy: Policy, role: str) -> str:
@@ -287,7 +291,9 @@ def check_choose(
     if len(email) > 254 or not _EMAIL.match(email):
         result.errors["email"] = "Enter the email address listed as a contact on your account."
     plan = _text(form, "plan")
-    if plan not in policy.plans:
+    # signed in, the directory may say the account's plan ended into "no plan"
+    no_plan = known is not None and known.plan == NO_PLAN == plan
+    if plan not in policy.plans and not no_plan:
         result.errors["plan"] = "Choose your support plan."
     role = _text(form, "role")
     if policy.contacts.roles and policy.contacts.role(role) is None:
@@ -321,7 +327,10 @@ def choose_form(draft: Draft) -> dict[str, str]:
 
 
 def facts(draft: Draft) -> Facts:
-    return Facts(plan=draft.plan, version=draft.version, role=draft.role)
+    """The engine's facts of a draft: ``plan`` None when the account has no plan (a
+    signed-in contact whose plan ended into "no plan")."""
+    plan = None if draft.plan == NO_PLAN else draft.plan
+    return Facts(plan=plan, version=draft.version, role=draft.role)
 
 
 def current_coverage(policy: Policy, draft: Draft) -> Coverage:

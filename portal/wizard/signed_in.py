@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from kb.policy import Policy
 from kb.policy.engine import COUNTED_OUTCOMES, plan_in_force
+from kb.policy.model import NO_PLAN
 from portal import http
 from portal.db.engine import Database
 from portal.db.models import Contact, Ticket
@@ -22,11 +23,12 @@ from portal.wizard.flow import Known
 def known_for(db: Database, policy: Policy, sender: Sender, now: dt.datetime) -> Known:
     """The directory's facts about a signed-in contact: the plan in force today (the
     directory's plan, or what it became when it ended; the ended plan itself when the
-    policy says "no plan", and filing then decides as for any ended plan), role,
-    version, the account's contacts and servers."""
-    plan = sender.plan
+    policy says "no plan": NO_PLAN, as filing decides), role, version, the account's
+    contacts and servers."""
+    plan, ended = sender.plan, None
     if plan in policy.plans:
-        plan = plan_in_force(policy, sender.plan, sender.plan_ends, now) or sender.plan
+        plan = plan_in_force(policy, sender.plan, sender.plan_ends, now) or NO_PLAN
+        ended = sender.plan if plan != sender.plan else None
     with db.session() as session:
         contacts = tuple(
             (c.name, c.role)
@@ -44,6 +46,7 @@ def known_for(db: Database, policy: Policy, sender: Sender, now: dt.datetime) ->
         version=sender.product_version,
         contacts=contacts,
         servers=sender.servers,
+        ended_plan=ended,
     )
 
 

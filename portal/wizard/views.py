@@ -58,6 +58,7 @@ from portal.wizard.flow import (
     plan_prices,
     who_may_ask,
 )
+from portal.wizard.flow import facts as draft_facts
 
 # the route name of each step (portal/app.py)
 STEP_ROUTES = {
@@ -392,7 +393,7 @@ async def coverage_step(request: Request) -> Response:
         errors=errors,
         coverage=cov,
         request_type=policy.request_types[draft.request_type],
-        plan=policy.plans[draft.plan],
+        plan=policy.plans.get(draft.plan),  # None: the account has no plan
         alternative=kb.article(cov.alternative) if cov.alternative else None,
         related=[a for a in (kb.article(s) for s in cov.articles) if a],
         accepted=draft.accepted == acceptance_key(cov),
@@ -572,7 +573,7 @@ def expected_response(
     emergency): the due moment and the same moment in the customer's time zone."""
     due = first_response_due(
         policy,
-        draft.plan,
+        draft_facts(draft).plan,
         priority or decision.priority,
         now,
         emergency=decision.accepted if emergency is None else emergency,
@@ -611,7 +612,7 @@ def review_context(
         decision = gate_emergency(
             policy,
             rt.id,
-            draft.plan,
+            draft_facts(draft).plan,
             draft.priority,
             claimed=draft.emergency_claimed,
             rejected_claims=rejected_claims,
@@ -621,7 +622,7 @@ def review_context(
         decision = expected_emergency(
             policy,
             rt.id,
-            draft.plan,
+            draft_facts(draft).plan,
             draft.priority,
             claimed=draft.emergency_claimed,
             now=now,
@@ -634,7 +635,7 @@ def review_context(
         )
     return {
         "request_type": rt,
-        "plan": policy.plans[draft.plan],
+        "plan": policy.plans.get(draft.plan),  # None: the account has no plan
         "coverage": cov,
         "decision": decision,
         "due": due,

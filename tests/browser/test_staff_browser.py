@@ -1,8 +1,9 @@
 """The staff console in a real browser on a real uvicorn, with a real SMTP server:
 setting a password from the one-time link, signing in and being locked out, the
 queue's filters (with htmx and without JavaScript), a reply reaching the customer's
-mailbox and status page, rejecting a false emergency, and the H-Sphere reseller's
-backup tasks marked complete or cancelled. axe checks every staff page."""
+mailbox and status page and the customer's answer by mail reaching the thread,
+rejecting a false emergency, and the H-Sphere reseller's backup tasks marked complete
+or cancelled. axe checks every staff page."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
@@ -22,6 +26,7 @@ from portal.config import Settings
 from portal.db.engine import Database
 from portal.directory import importer as accounts
 from portal.kb.building import build_options
+from portal.mailin.views import signature as inbound_signature
 from portal.staff import accounts as staff_accounts
 from tests.support.browser import serious_violations
 from tests.support.mail import MailServer, body
@@ -30,6 +35,7 @@ from tests.support.servers import LiveServer, free_port, start_server
 from tests.support.staff import CLI, PASSWORD, add_staff, file_ticket, staff_settings
 
 SECRET = "staff-browser"
+INBOUND_SECRET = "staff-browser-inbound"
 RESELLER = EXAMPLES / "hsphere-reseller"
 
 
@@ -64,6 +70,9 @@ def _console(
         smtp_url=mail.url,
         mail_from="support@harbor.example",
         staff_lockout=(3, 600),
+        # mail in through the inbound endpoint: a customer's answer to a ticket mail
+        reply_address="support@harbor.example",
+        inbound_secret=INBOUND_SECRET,
     )
     db = Database(url)
     db.upgrade()
@@ -117,6 +126,32 @@ def sign_in(page: Page, console: Console, email: str, password: str = PASSWORD) 
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def message_about(mail: MailServer, to: str, number: str, words: str) -> EmailMessage:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for m in mail.inbox.to(to):
+            if number in str(m["Subject"]) and words in str(m["Subject"]):
+                return m
+        time.sleep(0.1)
+    raise AssertionError(f"no mail '{words}' about {number}: {mail.inbox.summary()}")
+
+
+def answer_to(sent: EmailMessage, text: str) -> bytes:
+    """The customer's answer as a mail client writes it: to the Reply-To, naming the
+    mail it answers, the original quoted below, a signature."""
+    reply = EmailMessage(policy=SMTP)
+    reply["From"] = str(sent["To"])
+    reply["To"] = str(sent["Reply-To"])
+    reply["Subject"] = "Re: " + str(sent["Subject"])
+    reply["Message-ID"] = make_msgid(domain="lindqvist.example")
+    reply["In-Reply-To"] = reply["References"] = str(sent["Message-ID"])
+    quoted = "\n".join("> " + line for line in body(sent).splitlines())
+    reply.set_content(
+        f"{text}\n\n-- \nDev Lindqvist, ext. 4411\n\nOn Wed, support wrote:\n{quoted}\n"
+    )
+    return reply.as_bytes()
 
 
 def mail_about(mail: MailServer, to: str, number: str, words: str) -> str:
@@ -249,6 +284,27 @@ def test_a_reply_reaches_the_customer(staff_page: Page, demo: Console, mail: Mai
     expect(customer.locator("main")).to_contain_text("We fixed the MX record")
     expect(customer.locator("main")).not_to_contain_text("VIP, be quick")
     customer.context.close()
+    # the customer answers the reply from their mail client; the mail service posts it
+    assert "reply to this mail" in text
+    sent = message_about(mail, "dev@lindqvist.example", t.number, "Our answer")
+    raw = answer_to(sent, "Still failing for info@; since 9:00.")
+    posted = page.request.post(
+        demo.server.url + "/api/inbound",
+        data=raw,
+        headers={
+            "X-Portal-Signature": inbound_signature(INBOUND_SECRET, raw),
+            "Content-Type": "message/rfc822",
+        },
+    )
+    assert posted.status == 202 and posted.json()["outcome"] == "added", posted.text()
+    page.reload()
+    thread = page.locator(".thread")
+    expect(thread).to_contain_text("Customer added information")
+    expect(thread).to_contain_text("Still failing for info@; since 9:00.")
+    expect(thread).not_to_contain_text("ext. 4411")  # the signature and quote trimmed
+    page.goto(f"{demo.server.url}/staff?replied=1")
+    expect(page.locator(f'tr[data-number="{t.number}"]')).to_contain_text("customer replied")
+    no_violations(page)
 
 
 def test_rejecting_a_false_emergency(staff_page: Page, demo: Console, mail: MailServer) -> None:

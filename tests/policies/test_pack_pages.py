@@ -5,6 +5,8 @@ tests/policies/test_pack_facts.py's extraction finds any number they would inven
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from html import unescape
 from pathlib import Path
 
@@ -80,3 +82,28 @@ def test_plans_page_shows_the_providers_own_words(pack: str, tmp_path: Path) -> 
     expected += [policy.contacts.unlisted_text, policy.provider.support_email]
     missing = [text for text in map(_flat, expected) if text and text not in page]
     assert missing == [], f"{pack} /plans leaves out {missing}"
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS))
+def test_make_run_starts_each_pack_as_the_readme_says(pack: str) -> None:
+    """`make run CONTENT=examples/<pack>` builds, imports and serves that pack (its own
+    build and database), and the README shows how."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    assert "make run CONTENT=examples/" in (ROOT / "README.md").read_text("utf-8")
+    dry = subprocess.run(
+        ["make", "-n", "run", f"CONTENT=examples/{pack}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    env = f"PORTAL_CONTENT_DIR=examples/{pack} PORTAL_BUILD_DIR=build/{pack} "
+    env += f"PORTAL_DATABASE_URL=sqlite:///var/{pack}.db "
+    portal = [line for line in dry if "/portal " in line]
+    assert [line.split("/portal ", 1)[1] for line in portal] == [
+        "build",
+        f"accounts import examples/{pack}/accounts.yaml",
+        "serve",
+    ]
+    assert all(line.startswith(env) for line in portal), portal

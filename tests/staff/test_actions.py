@@ -5,6 +5,7 @@ reply, never a note), the ticket's history, and a staff audit row for each."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -389,3 +390,77 @@ def test_every_action_as_a_cli_verb_with_pure_json(
     status = runner.invoke(main, ["tickets", "set-status", t.number, "open"], env=env)
     assert status.exit_code == 0
     assert audited(db, t.number)[-1][0] == "status"  # the existing verbs are audited too
+
+
+def test_every_other_staff_verb_prints_pure_json_and_is_audited(
+    app: Starlette, db: Database, policy: Policy, settings: Settings
+) -> None:
+    runner = CliRunner()
+    env = settings.to_environ()
+
+    def run(*args: str) -> dict[str, object]:
+        result = runner.invoke(main, ["tickets", *args, "--json"], env=env)
+        data = json.loads(result.output)  # the whole output is one JSON object
+        assert isinstance(data, dict), result.output
+        data["exit"] = result.exit_code
+        return data
+
+    t = file_ticket(db, policy, settings)
+    status = run(
+        "set-status", t.number, "in_progress", "--note", "On it.", "--as", "kim@harbor.example"
+    )
+    assert status["exit"] == 0 and status["ticket"]["status"] == "in_progress"  # type: ignore[index]
+    bad = run("set-status", t.number, "no-such-status")
+    assert bad["exit"] == 1 and "error" in bad
+    urgent = file_ticket(
+        db,
+        policy,
+        settings,
+        request_type="server-down",
+        priority="blocker",
+        emergency=True,
+        account="HH-20417",
+        email="it@okafor.example",
+    )
+    rejected = run("reject-emergency", urgent.number, "--note", "One page is slow.")
+    assert rejected["exit"] == 0
+    assert rejected["ticket"]["emergency_outcome"] == "rejected_by_staff"  # type: ignore[index]
+    paid = file_ticket(
+        db,
+        policy,
+        settings,
+        request_type="extra-ip",
+        priority="low",
+        waivers=["provider_fault"],
+        account="HH-20417",
+        email="it@okafor.example",
+    )
+    waived = run("waive", paid.number, "--note", "Our router.")
+    assert waived["exit"] == 0 and waived["coverage"]["status"] == "included"  # type: ignore[index]
+    again = run("waive", paid.number)
+    assert again["exit"] == 1 and "already confirmed" in str(again["error"])
+    assert audited(db, t.number)[0] == ("status", "kim@harbor.example")
+    assert [a for a, _ in audited(db, urgent.number)] == ["reject_emergency"]
+    assert [a for a, _ in audited(db, paid.number)] == ["confirm_waiver"]  # the CLI too
+    # without --json: one line, as before
+    plain = runner.invoke(main, ["tickets", "set-status", t.number, "open"], env=env)
+    assert plain.exit_code == 0 and plain.output == f"{t.number}: open\n"
+
+
+def test_staff_output_gives_the_customer_s_zone(
+    client: TestClient, app: Starlette, db: Database, policy: Policy, settings: Settings
+) -> None:
+    t = file_ticket(db, policy, settings, tz="America/New_York")
+    act(client, t.number, "note", text="zone check")
+    page = client.get(f"/staff/tickets/{t.number}").text
+    assert 'data-zone="America/New_York">America/New_York · their time now: ' in page
+    times = re.findall(r"<time datetime=[^>]*>([^<]*)</time>", page)
+    assert len(times) >= 2 and all(x.endswith("(America/New_York)") for x in times), times
+    runner = CliRunner()
+    env = settings.to_environ()
+    text = runner.invoke(main, ["tickets", "show", t.number], env=env)
+    assert text.exit_code == 0 and "time zone:    America/New_York" in text.output
+    shown = json.loads(runner.invoke(main, ["tickets", "show", t.number, "--json"], env=env).output)
+    assert shown["timezone"] == "America/New_York"
+    noted = runner.invoke(main, ["tickets", "note", t.number, "--text", "x", "--json"], env=env)
+    assert json.loads(noted.output)["ticket"]["timezone"] == "America/New_York"

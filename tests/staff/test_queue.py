@@ -219,3 +219,59 @@ def test_time_left_counts_only_support_hours(policy: Policy) -> None:
 )
 def test_describe_hours(hours: float | None, text: str) -> None:
     assert queue.describe_hours(hours) == text
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("total", "asked", "number", "pages", "first", "last"),
+    [
+        (0, 1, 1, 1, 0, 0),  # nothing matches: one empty page
+        (3, 1, 1, 1, 1, 3),
+        (50, 1, 1, 1, 1, 50),
+        (51, 1, 1, 2, 1, 50),
+        (51, 2, 2, 2, 51, 51),
+        (120, 3, 3, 3, 101, 120),
+        (120, 9, 3, 3, 101, 120),  # past the end (tickets closed since): the last page
+        (120, 0, 1, 3, 1, 50),
+    ],
+)
+def test_paginate(total: int, asked: int, number: int, pages: int, first: int, last: int) -> None:
+    rows = [row(f"R{i:03}") for i in range(total)]
+    page = queue.paginate(rows, asked)
+    assert (page.number, page.pages, page.total) == (number, pages, total)
+    assert (page.first, page.last) == (first, last)
+    assert numbers(page.rows) == numbers(rows[first - 1 : last] if total else [])
+
+
+@pytest.mark.parametrize(
+    ("current", "pages", "expected"),
+    [
+        (1, 1, [1]),
+        (1, 3, [1, 2, 3]),
+        (1, 8, [1, 2, 3, None, 8]),
+        (5, 8, [1, None, 3, 4, 5, 6, 7, 8]),
+        (4, 8, [1, 2, 3, 4, 5, 6, None, 8]),
+        (50, 100, [1, None, 48, 49, 50, 51, 52, None, 100]),
+    ],
+)
+def test_page_numbers(current: int, pages: int, expected: list[int | None]) -> None:
+    assert queue.page_numbers(current, pages) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "number", "error"),
+    [
+        ({}, 1, False),
+        ({"page": "3"}, 3, False),
+        ({"page": " 2 "}, 2, False),
+        ({"page": "0"}, 1, True),
+        ({"page": "-1"}, 1, True),
+        ({"page": "two"}, 1, True),
+        ({"page": "99999999"}, 1, True),
+    ],
+)
+def test_parse_page(params: dict[str, str], number: int, error: bool) -> None:
+    got, problem = queue.parse_page(params)
+    assert got == number and bool(problem) is error

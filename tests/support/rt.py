@@ -31,6 +31,7 @@ from tests.support.servers import free_port
 
 RT_SERVER = Path("/usr/share/request-tracker5/libexec/rt-server")
 RT_SETUP = Path("/usr/sbin/rt-setup-database-5")
+RT_LIB = Path("/usr/share/request-tracker5/lib")
 ROOT_AUTH = ("root", "password")  # RT's initial superuser
 PORTAL_USER = "portal"
 PORTAL_PASSWORD = "portal-secret"
@@ -74,6 +75,57 @@ INITIAL_DATA = f"""
 @ACL = map {{ {{ UserId => '{PORTAL_USER}', Right => $_ }} }} ({_perl_list(PORTAL_RIGHTS)});
 1;
 """
+
+# prints a new auth token for the user named in ARGV[0]
+MAKE_TOKEN = r"""
+use strict; use warnings;
+use RT; RT::LoadConfig(); RT::Init();
+my $user = RT::User->new(RT->SystemUser);
+$user->Load($ARGV[0]) or die "no user $ARGV[0]\n";
+my $token = RT::AuthToken->new(RT->SystemUser);
+my ($id, $msg, $auth) = $token->Create(Owner => $user->id, Description => 'portal tests');
+die "$msg\n" unless $id;
+print "$auth\n";
+"""
+
+SCRIP_DESCRIPTION = "Tell the portal"
+ADD_SCRIP = (
+    r"""
+use strict; use warnings;
+use RT; RT::LoadConfig(); RT::Init();
+my $scrip = RT::Scrip->new(RT->SystemUser);
+my ($id, $msg) = $scrip->Create(
+    Queue => $ARGV[0], Description => '"""
+    + SCRIP_DESCRIPTION
+    + r"""',
+    ScripCondition => 'On Transaction', ScripAction => 'User Defined',
+    Template => 'Blank', CustomIsApplicableCode => '',
+    CustomPrepareCode => 'return 1;', CustomCommitCode => $ARGV[1],
+);
+die "$msg\n" unless $id;
+"""
+)
+DISABLE_SCRIPS = (
+    r"""
+use strict; use warnings;
+use RT; RT::LoadConfig(); RT::Init();
+my $scrips = RT::Scrips->new(RT->SystemUser);
+$scrips->Limit(FIELD => 'Description', VALUE => '"""
+    + SCRIP_DESCRIPTION
+    + r"""');
+while (my $scrip = $scrips->Next) { $scrip->SetDisabled(1) }
+"""
+)
+
+
+def scrip_code(portal_url: str, secret: str) -> str:
+    """The scrip's action (its "Custom action commit code") as docs/helpdesks.md
+    gives it, for a portal at ``portal_url`` and its ``PORTAL_HELPDESK_SECRET``."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "helpdesks.md").read_text()
+    code = docs.split("```perl\n", 1)[1].split("```", 1)[0]
+    return code.replace("https://support.example.com", portal_url).replace(
+        "PORTAL_HELPDESK_SECRET value", secret
+    )
 
 
 @dataclass
@@ -137,6 +189,42 @@ class RTServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=15)
+
+    def auth_token(self, user: str) -> str:
+        """A new RT auth token (RT::AuthToken, in RT 5 core) for ``user``, as RT shows it
+        once under Settings → Auth Tokens (``1-14-…``), made with RT's own Perl API."""
+        done = subprocess.run(
+            ["perl", "-I", str(RT_LIB), "-e", MAKE_TOKEN, user],
+            env=self.env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        token = done.stdout.decode().strip()
+        if done.returncode != 0 or not token:
+            raise RuntimeError(f"no RT auth token for {user}: {done.stderr!r}")
+        return token
+
+    def add_scrip(self, queue: str, commit_code: str) -> None:
+        """A scrip on ``queue``: On Transaction, User Defined action (``commit_code``),
+        Blank template, as docs/helpdesks.md has one made in RT's admin pages."""
+        self._perl(ADD_SCRIP, queue, commit_code)
+
+    def disable_scrips(self) -> None:
+        """Turn off the scrips ``add_scrip`` made (the session's RT goes on)."""
+        self._perl(DISABLE_SCRIPS)
+
+    def _perl(self, script: str, *args: str) -> str:
+        done = subprocess.run(
+            ["perl", "-I", str(RT_LIB), "-e", script, *args],
+            env=self.env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"RT's Perl API: {done.stderr!r}")
+        return done.stdout.decode()
 
     def log_tail(self) -> str:
         path = self.directory / "rt-server.log"
