@@ -2,8 +2,9 @@
 
 Each setting is declared once, as a field of :class:`Settings`: its variable, its
 default (as text, parsed like the variable), what it means, how the text is parsed and
-written back. ``Settings.from_env`` reads the variables, ``Settings.to_environ`` writes
-them for another process (``portal serve``'s workers), README.md's table is
+written back. ``Settings.from_env`` reads the variables (over the lines of the settings
+file, ``PORTAL_SETTINGS_FILE``: :func:`read_settings_file`), ``Settings.to_environ``
+writes them for another process (``portal serve``'s workers), README.md's table is
 :func:`settings_table` (a test compares them) and ``python -m portal.config`` prints it.
 Every default is safe on a developer's machine.
 """
@@ -11,6 +12,7 @@ Every default is safe on a developer's machine.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
@@ -149,6 +151,15 @@ def _rate_text(value: tuple[int, int]) -> str:
     return f"{value[0]}/{value[1]}"
 
 
+# the file of PORTAL_*=value lines that every process reads under its environment
+SETTINGS_FILE = Setting(
+    "PORTAL_SETTINGS_FILE",
+    "portal.env",
+    "A file of `PORTAL_NAME=value` lines (`#` comments, blank lines) read by the server "
+    "and every verb; a variable that is set wins over its line. The default is read only "
+    "when it exists; an unknown name stops the portal with its line number.",
+    shown="`portal.env` in the working directory",
+)
 # the policy file's default: the content directory's policy.yaml (resolved on creation)
 POLICY_BESIDE_CONTENT = Path("<content>/policy.yaml")
 # two fields read one variable, "per address,per client"; to_environ joins them with ","
@@ -168,6 +179,7 @@ STAFF_LOGIN_LIMITS = Setting(
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
+    settings_file: Path = _declare(SETTINGS_FILE, Path)  # noqa: RUF009 - a field
     content_dir: Path = setting(  # noqa: RUF009 - a field, like dataclasses.field()
         "PORTAL_CONTENT_DIR", "content", "Content directory (articles, synonyms, policy).", Path
     )
@@ -200,9 +212,9 @@ class Settings:
         "PORTAL_BASE_URL",
         "",
         "Public URL of the portal; used for links in the sitemap and emails. Unset, it is "
-        "the address served (`portal serve --port 8123`: `http://127.0.0.1:8123/`); the "
-        "other verbs read `PORTAL_HOST` and `PORTAL_PORT` for it, so set those (or this) "
-        "for them as for the server.",
+        "the address served (`portal serve --port 8123`: `http://127.0.0.1:8123/`), which "
+        "`portal serve` records in the database: the verbs that work on it (`tickets "
+        "set-status`, `notices send`, …) link there too.",
         _url,
         shown="`http://<PORTAL_HOST>:<PORTAL_PORT>/`",
     )
@@ -483,7 +495,12 @@ class Settings:
         as unset. Keyword arguments take the place of single settings, typed like the
         fields (``cls: Callable[P, S]`` gives this method the constructor's parameters,
         so mypy checks each name and type)."""
-        values = _read(os.environ if environ is None else environ, skip=overrides)
+        given = os.environ if environ is None else environ
+        chosen = overrides.get("settings_file")
+        merged, lines = _with_settings_file(
+            given, chosen if isinstance(chosen, Path) else None, default_file=environ is None
+        )
+        values = _read(merged, skip=overrides, lines=lines)
         return cast(Callable[..., S], cls)(*args, **{**values, **overrides})
 
     def serving(self, host: str | None, port: int | None) -> Settings:
@@ -493,6 +510,14 @@ class Settings:
         followed = self.base_url == served_url(self.host, self.port)
         base_url = served_url(host, port) if followed else self.base_url
         return dataclasses.replace(self, host=host, port=port, base_url=base_url)
+
+    def served_at(self, recorded: str | None) -> Settings:
+        """These settings linking to ``recorded``, the base URL a running ``portal
+        serve`` recorded for this database (``portal/served.py``), unless
+        PORTAL_BASE_URL names one: a base URL that is the default follows it."""
+        if not recorded or self.base_url != served_url(self.host, self.port):
+            return self
+        return dataclasses.replace(self, base_url=_url(recorded))
 
     def to_environ(self) -> dict[str, str]:
         """The ``PORTAL_*`` variables from which ``from_env`` reads these same settings
@@ -504,7 +529,14 @@ class Settings:
         return {name: ",".join(parts) for name, parts in texts.items()}
 
 
-def _read(environ: Mapping[str, str], *, skip: Iterable[str] = ()) -> dict[str, object]:
+def _read(
+    environ: Mapping[str, str],
+    *,
+    skip: Iterable[str] = (),
+    lines: Mapping[str, str] | None = None,
+) -> dict[str, object]:
+    """The fields the variables set; ``lines`` says where in the settings file a
+    variable's text came from (``portal.env:3``), for the error."""
     skipped = set(skip)
     values: dict[str, object] = {}
     for f in fields(Settings):
@@ -515,11 +547,75 @@ def _read(environ: Mapping[str, str], *, skip: Iterable[str] = ()) -> dict[str, 
         try:
             values[f.name] = declared.parse(text)
         except ValueError as exc:
+            where = (lines or {}).get(declared.setting.name)
             raise SettingError(
+                f"{where + ': ' if where else ''}"
                 f"{declared.setting.name}={text!r} is not valid ({exc}); "
                 f"the default is {declared.setting.default!r}"
             ) from exc
     return values
+
+
+def read_settings_file(path: Path) -> dict[str, tuple[str, int]]:
+    """The ``PORTAL_NAME=value`` lines of a settings file: each name's value and line
+    number. Blank lines and lines starting with ``#`` are skipped; a value may be
+    quoted ('…' or "…") and is otherwise taken as it stands, ``#`` included. Raises
+    SettingError naming the file and line of an unknown name, a line without ``=``, a
+    name set twice, and ``PORTAL_SETTINGS_FILE`` itself (a file cannot name another)."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingError(f"{SETTINGS_FILE.name}={str(path)!r} cannot be read ({exc})") from exc
+    known = [s.name for s in SETTINGS if s is not SETTINGS_FILE]
+    found: dict[str, tuple[str, int]] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, equals, value = (part.strip() for part in line.partition("="))
+        where = f"{path}:{number}"
+        if not equals or not name:
+            raise SettingError(f"{where}: expected PORTAL_NAME=value, found {line[:60]!r}")
+        if name == SETTINGS_FILE.name:
+            raise SettingError(f"{where}: {name} cannot be set in a settings file")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise SettingError(f"{where}: unknown setting {name[:60]!r}{hint}")
+        if name in found:
+            raise SettingError(f"{where}: {name} is set again (first on line {found[name][1]})")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        found[name] = (value, number)
+    return found
+
+
+def _with_settings_file(
+    environ: Mapping[str, str], chosen: Path | None, *, default_file: bool = True
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``environ`` over the settings file's lines (an empty variable counts as unset,
+    so its line applies), and where each variable taken from the file came from. The
+    file is ``chosen``, else ``PORTAL_SETTINGS_FILE``, else ``portal.env`` when it
+    exists; a file named otherwise must exist. Settings read from a given mapping (not
+    the process environment) look for ``portal.env`` only when ``default_file``, so a
+    developer's own file never changes what a test builds."""
+    named = environ.get(SETTINGS_FILE.name, "").strip()
+    if not (chosen or named or default_file):
+        return dict(environ), {}
+    path = chosen or Path(named or SETTINGS_FILE.default)
+    if not path.is_file() and path == Path(SETTINGS_FILE.default):
+        return dict(environ), {}
+    if not path.exists():
+        raise SettingError(f"{SETTINGS_FILE.name}={str(path)!r}: there is no such file")
+    lines = read_settings_file(path)
+    merged = {name: value for name, (value, _) in lines.items()}
+    merged.update({k: v for k, v in environ.items() if v.strip() or k not in merged})
+    where = {
+        name: f"{path}:{number}"
+        for name, (_, number) in lines.items()
+        if not environ.get(name, "").strip()
+    }
+    return merged, where
 
 
 SETTINGS: tuple[Setting, ...] = tuple(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from portal.config import SettingError, Settings
+from portal.config import SETTINGS_FILE, SettingError, Settings
 
 if TYPE_CHECKING:
     from kb.policy import Policy
@@ -67,8 +67,13 @@ def read_settings(
     itself is left as it is."""
     given = {"content_dir": content_dir, "policy_file": policy_file, "build_dir": build_dir}
     overlay = {OPTION_VARIABLES[k]: str(v) for k, v in given.items() if v is not None}
+    environ = {**os.environ, **overlay}
+    # the same settings file as the server: PORTAL_SETTINGS_FILE, else ./portal.env
+    default_file = SETTINGS_FILE.default
+    if not environ.get(SETTINGS_FILE.name, "").strip() and Path(default_file).is_file():
+        environ[SETTINGS_FILE.name] = default_file
     try:
-        return Settings.from_env({**os.environ, **overlay})
+        return Settings.from_env(environ)
     except SettingError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -77,7 +82,12 @@ def pass_settings(
     *, content: bool = False, policy: bool = False, out: bool = False
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give the command the options asked for (--content, --policy, --out) and call it
-    with ``settings=`` (:func:`read_settings`) instead of them."""
+    with ``settings=`` (:func:`read_settings`) instead of them.
+
+    The verbs without --content work on the database: the links in what they mail or
+    print go where ``portal serve`` serves for that database (``portal/served.py``)
+    unless PORTAL_BASE_URL names an address. The content verbs (``build``, ``check``,
+    ``new``, ``search``, ``triage``, ``serve`` itself) never open the database."""
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(command)
@@ -94,6 +104,10 @@ def pass_settings(
                 policy_file=policy_file or group_policy,
                 build_dir=build_dir,
             )
+            if not content:
+                from portal import served
+
+                settings = settings.served_at(served.recorded(settings))
             command(*args, settings=settings, **kwargs)
 
         for wanted, option in (

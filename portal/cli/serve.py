@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from portal.cli.common import pass_settings
+from portal.cli.common import open_database, pass_settings
 from portal.config import Settings
 
 
@@ -32,4 +32,25 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int, 
             f"Live preview of {settings.content_dir} on http://{settings.host}:{settings.port}/ "
             "(drafts shown; pages reload when files change)"
         )
+    else:
+        # the other verbs' mail links here too (a preview, with its drafts, never does)
+        _record_served(settings)
     serving.run(settings, workers=1 if live else workers)
+
+
+def _record_served(settings: Settings) -> None:
+    """Record the base URL served in the database, for the verbs' mail; a database
+    that cannot be reached now is not fatal (the server retries its migrations)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from portal import served
+
+    try:
+        with open_database(settings) as db:
+            served.record(db, settings.base_url)
+    except (SQLAlchemyError, OSError) as exc:
+        click.echo(
+            f"warning: could not record the address served ({exc.__class__.__name__}): "
+            "mail sent by other verbs links to their own PORTAL_BASE_URL",
+            err=True,
+        )

@@ -467,3 +467,15 @@ class Notice(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class PortalState(Base):
+    """Small facts the processes of one portal share through its database, by key:
+    ``served_base_url``, the address a running ``portal serve`` links to
+    (``portal/served.py``), which the other verbs' mail links to."""
+
+    __tablename__ = "portal_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
