@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from kb import layout, search
 from kb.paths import DEFAULT_STATIC
-from portal import api, openapi, urls
+from portal import api, openapi, ratelimit, urls
 from portal.accounts import views as accounts
 from portal.alerts import scan as alerts
 from portal.config import Settings
@@ -49,7 +49,7 @@ from portal.sessions import SessionMiddleware
 from portal.staff import incidents as staff_incidents
 from portal.staff import views as staff
 from portal.templating import make_templates, render
-from portal.tickets import helpdesk_scrip, helpdesk_sync, ratelimit
+from portal.tickets import helpdesk_scrip, helpdesk_sync
 from portal.tickets import views as tickets
 from portal.tickets.outbox import deliverer_for
 from portal.wizard import uploads

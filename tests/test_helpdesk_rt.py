@@ -9,6 +9,8 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import html
+import re
 import secrets
 import threading
 import time
@@ -30,7 +32,8 @@ from portal.directory import importer as accounts
 from portal.helpdesk.rt import ADDITION_SUBJECT, RTHelpdesk, parse_rt_time, rt_priority
 from portal.mailin import intake
 from portal.tickets import helpdesk_sync as sync
-from portal.tickets import outbox, updates
+from portal.tickets import history as ticket_history
+from portal.tickets import links, outbox, updates
 from portal.tickets.filing import file_pending
 from portal.tickets.states import EMERGENCY_LABELS, PUBLIC_EVENTS
 from portal.wizard import uploads
@@ -380,12 +383,18 @@ def test_a_mailed_answer_reaches_rt_as_correspondence(
         assert sent is not None and sent.message_id
         ours = sent.message_id
     text = "The error is back since 10:15, see the log line below."
+    picture = png()
     raw = (
         f"From: Okafor IT <{OKAFOR[1]}>\r\nTo: support@harbor.example\r\n"
         f"Subject: Re: {ticket.title}\r\nMessage-ID: <{secrets.token_hex(8)}@okafor.example>\r\n"
-        f"In-Reply-To: {ours}\r\nReferences: {ours}\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"In-Reply-To: {ours}\r\nReferences: {ours}\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+        "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
         f"{text}\r\n\r\nOn Mon, Harbor Hosting wrote:\r\n> earlier mail\r\n"
+        "--b1\r\nContent-Type: image/png\r\n"
+        'Content-Disposition: attachment; filename="log.png"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+        f"{base64.b64encode(picture).decode()}\r\n--b1--\r\n"
     ).encode()
     outcome = intake.receive(db, settings, raw, provider="test", now=dt.datetime.now(dt.UTC))
     assert outcome.number == ticket.number
@@ -395,12 +404,137 @@ def test_a_mailed_answer_reaches_rt_as_correspondence(
         items = admin.get(
             f"ticket/{ticket.helpdesk_id}/history", params={"fields": "Type,Data"}
         ).json()["items"]
-    added = [
-        helpdesk.transaction_text(str(i["id"])).strip()
+    [added] = [
+        str(i["id"])
         for i in items
         if i["Type"] == "Correspond" and i["Data"].strip() == ADDITION_SUBJECT
     ]
-    assert added == [text]
+    assert helpdesk.transaction_text(added).strip() == f"{text}\n\nAttached: log.png"
+    assert transaction_files(rt_server, added) == {"log.png": picture}  # the file with it
+
+
+def rt_history(rt: RTServer, rt_id: str | None) -> list[dict[str, Any]]:
+    with rt.admin() as admin:
+        found = admin.get(
+            f"ticket/{rt_id}/history", params={"fields": "Type,Data", "per_page": 100}
+        ).json()
+    return list(found["items"])
+
+
+def transaction_files(rt: RTServer, transaction: str) -> dict[str, bytes]:
+    """The files RT keeps with one transaction, by name."""
+    with rt.admin() as admin:
+        parts = admin.get(
+            f"transaction/{transaction}/attachments", params={"fields": "Filename"}
+        ).json()["items"]
+        return {
+            p["Filename"]: base64.b64decode(admin.get(f"attachment/{p['id']}").json()["Content"])
+            for p in parts
+            if p["Filename"]
+        }
+
+
+def test_an_addition_s_file_goes_to_rt_with_its_correspondence_once(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer
+) -> None:
+    """A file added on the status page before the ticket reached RT goes with the
+    addition (not also with the new ticket); a retry whose answer was lost adds
+    nothing twice."""
+    db, settings = world["db"], world["settings"]
+    ticket = file_ticket(db, policy, settings)
+    picture = png()
+    stored = uploads.store(settings.upload_dir, "webmail.png", picture, max_bytes=1 << 20)
+    now = dt.datetime.now(dt.UTC)
+    updates.add_comment(db, settings, ticket.number, "Webmail too:", now=now, files=[stored])
+    deliverer = outbox.deliverer_for(db, settings, policy)
+    assert deliverer.deliver_due(later()).failed == 0
+    rt_id = reload(db, ticket.number).helpdesk_id
+    assert rt_id
+    [created] = [str(i["id"]) for i in rt_history(rt_server, rt_id) if i["Type"] == "Create"]
+    assert transaction_files(rt_server, created) == {}
+
+    def additions() -> list[dict[str, bytes]]:
+        return [
+            transaction_files(rt_server, str(i["id"]))
+            for i in rt_history(rt_server, rt_id)
+            if i["Type"] == "Correspond" and i["Data"].strip() == ADDITION_SUBJECT
+        ]
+
+    assert additions() == [{"webmail.png": picture}]
+    helpdesk = deliverer.connectors["rt"]
+    assert isinstance(helpdesk, RTHelpdesk)
+    text = "Webmail too:\n\nAttached: webmail.png"
+    helpdesk.add_correspondence(rt_id, text, retry=True, files=[stored.id])
+    assert additions() == [{"webmail.png": picture}]
+
+
+def test_an_rt_reply_s_files_come_back_once_beside_the_reply(
+    world: dict[str, Any], policy: Policy, rt_server: RTServer, demo_build: Path
+) -> None:
+    """The files of RT's public correspondence are checked like uploads (type by content,
+    size), stored once however often RT is read, named in the reply and linked beside
+    it on the status page; the refused ones are named with why."""
+    db = world["db"]
+    settings = dataclasses.replace(world["settings"], max_upload_bytes=1024, build_dir=demo_build)
+    ticket, _ = delivered(world, policy)
+    helpdesk = outbox.deliverer_for(db, settings, policy).connectors["rt"]
+    assert isinstance(helpdesk, RTHelpdesk)
+    sync.poll(db, policy, settings, helpdesk)
+    picture = png()
+
+    def part(name: str, kind: str, data: bytes) -> dict[str, str]:
+        content = base64.b64encode(data).decode()
+        return {"FileName": name, "FileType": kind, "FileContent": content}
+
+    files = [
+        part("queue.png", "image/png", picture),
+        part("notes.pdf", "image/png", b"%PDF-1.4 not an image"),  # typed by its content
+        part("full.png", "image/png", picture + b"\0" * 2048),  # over the limit
+    ]
+    reply = {"Content": "The queue, as it was.", "ContentType": "text/plain", "Attachments": files}
+    with rt_server.admin() as admin:
+        assert admin.post(f"ticket/{ticket.helpdesk_id}/correspond", json=reply).status_code == 201
+    assert sync.poll(db, policy, settings, helpdesk).replies == 1
+    assert sync.poll(db, policy, settings, helpdesk).replies == 0
+    [answer] = [e for e in events(db, ticket.id) if e.kind == "reply"]
+    lines = answer.note.split("\n\n")
+    assert lines[:2] == ["The queue, as it was.", "Attached: queue.png"]
+    assert lines[2].startswith("Not attached: notes.pdf (Only PNG, JPEG or WebP images")
+    assert "; full.png (The file is " in lines[2]
+    with db.session() as session:
+        [upload] = session.scalars(select(Upload).where(Upload.ticket_id == ticket.id)).all()
+    assert upload.created_at == answer.at and upload.filename == "queue.png"
+    [mailed] = customer_mail(db, ticket.number, "reply")
+    assert "Attached: queue.png" in mailed.body
+    app = create_app(dataclasses.replace(settings, allowed_hosts=("testserver",)), run_outbox=False)
+    token = links.status_token(settings, reload(db, ticket.number))
+    with TestClient(app) as client:
+        page = client.get(f"/tickets/{ticket.number}", params={"token": token}).text
+        found = re.search(r'<li class="event-reply">.*?</li>', page, re.S)
+        assert found, page
+        link = re.search(r'href="([^"]+)" download>queue.png</a>', found.group(0))
+        assert link and page.count("download>queue.png<") == 1  # beside the reply only
+        assert client.get(html.unescape(link.group(1))).content == picture
+
+
+@pytest.mark.parametrize(
+    ("kind", "note", "moment", "linked"),
+    [
+        ("reply", "Here.\n\nAttached: a.png", 0, True),
+        ("comment", "Attached: a.png", 0, True),
+        ("reply", "Attached: b.png", 0, False),  # another file of that moment
+        ("reply", "Attached: a.png", 1, False),  # a file of another moment
+        ("status", "Attached: a.png", 0, False),  # not an event that brings files
+        ("reply", "Not attached: a.png (too big)", 0, False),
+    ],
+)
+def test_files_are_put_beside_the_event_they_came_with(
+    kind: str, note: str, moment: int, linked: bool
+) -> None:
+    at = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    entry = ticket_history.Entry(at + dt.timedelta(seconds=moment), kind, "", note)
+    file = dataclasses.make_dataclass("File", ["filename", "created_at"])("a.png", at)
+    assert ticket_history.files_by_entry([entry], [file]) == [[file] if linked else []]
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:

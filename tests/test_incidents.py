@@ -7,6 +7,7 @@ a matching incident attached to it and not counted as abuse; the CLI and staff p
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from portal.incidents.matching import (
     request_type_words,
 )
 from portal.notices import drain
+from portal.ratelimit import DatabaseLimiter
 from portal.tickets import updates
 from portal.tickets.queries import rejected_emergency_claims
 from tests.support.apps import running_portal
@@ -373,6 +375,59 @@ def test_status_page_home_banner_and_wizard_show_the_incident(
         store.resolve(db, view.id, author="t", now=now)
         home = client.get("/")
         assert "Mail delivery is delayed" not in home.text and "Kernel update" in home.text
+
+
+def test_subscribing_is_rate_limited_per_address_and_per_client(settings: Settings) -> None:
+    """ "Tell me when it's fixed" counts like filing (``PORTAL_RATE_LIMITS``): per address
+    and per client, every attempt, before anything is looked up, so the limited answer is
+    the same for a listed contact and a stranger, keeps what was typed, and records
+    nothing."""
+    limited = dataclasses.replace(
+        settings, rate_limit_address=(2, 3600), rate_limit_client=(6, 3600)
+    )
+    with running_portal(limited, run_outbox=False) as app, TestClient(app) as client:
+        db: Database = app.state.db
+        view = store.add(db, title="Mail is slow", services=("email",), author="t", now=NOW)
+        other = store.add(db, title="DNS is slow", services=("dns",), author="t", now=NOW)
+        token = csrf_of(client.get("/status").text)
+
+        def ask(email: str, incident: int = view.id) -> tuple[int, str]:
+            r = client.post(
+                f"/status/{incident}/subscribe",
+                data={"csrf_token": token, "account": "HH-10234", "email": email},
+            )
+            return r.status_code, r.text.replace(email, "EMAIL")
+
+        answers: dict[str, list[tuple[int, str]]] = {}
+        for email in (ANNA, "stranger@example.com"):  # a listed contact, then anyone
+            answers[email] = [ask(email) for _ in range(3)]
+        listed, stranger = answers[ANNA], answers["stranger@example.com"]
+        assert [s for s, _ in listed] == [s for s, _ in stranger] == [200, 200, 429]
+        assert listed == stranger  # word for word: being limited tells nothing
+        assert "Too many requests" in listed[2][1] and "we will e-mail it" not in listed[2][1]
+        assert 'value="EMAIL"' in listed[2][1] and 'value="HH-10234"' in listed[2][1]
+        # the address stays limited for another incident: nothing is looked up or recorded
+        assert ask(ANNA, other.id)[0] == 429
+        assert count(db, IncidentSubscription) == 1
+        # per client: new addresses from the same client, until its limit
+        assert [ask(f"x{i}@example.com")[0] for i in range(3)] == [200, 200, 429]
+        # htmx gets the form back in place with the same words
+        r = client.post(
+            f"/status/{view.id}/subscribe",
+            data={"csrf_token": token, "account": "HH-10234", "email": "y@example.com"},
+            headers={"HX-Request": "true"},
+        )
+        assert r.status_code == 429 and "Too many requests" in r.text and "<html" not in r.text
+    with pytest.raises(store.Throttled):  # the store refuses when its limiter says no
+        store.subscribe(
+            db,
+            view.id,
+            account="HH-10234",
+            email=ANNA,
+            now=NOW,
+            limiter=DatabaseLimiter("k", (0, 3600), (10, 3600)),
+            client="c",
+        )
 
 
 def test_without_incidents_the_home_page_is_the_built_page(portal: Starlette) -> None:

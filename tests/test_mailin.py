@@ -38,11 +38,13 @@ from portal.db.models import (
     Upload,
 )
 from portal.mailin import imap, intake
+from portal.mailin.internal import Author, internal_author
 from portal.mailin.parse import parse, trim_reply
 from portal.notify import addresses
 from portal.staff import actions as staff_actions
 from portal.staff.queries import queue_rows
 from portal.tickets import updates
+from portal.tickets.links import status_link
 from portal.tickets.outbox import deliverer_for
 from tests.support.apps import running_portal
 from tests.support.databases import KINDS, count, new_database_url
@@ -50,13 +52,15 @@ from tests.support.forms import post
 from tests.support.imap import Dovecot
 from tests.support.mail import MailServer, body, link_in
 from tests.support.paths import CONTENT
-from tests.support.staff import CLI
+from tests.support.staff import CLI, add_staff, sign_in
+from tests.support.staff import file_ticket as file_directly
 from tests.support.wizard import png, prepare_request
 
 ANNA = "anna@lindqvist.example"  # the demo's listed primary contact of HH-10234
 REPLIES = "support@harbor.example"  # PORTAL_REPLY_ADDRESS
 HELPDESK = "helpdesk@harbor.example"
 AGENT = "agent@harbor.example"
+UPSTREAM = "noc@upstream.example"  # PORTAL_UPSTREAM_EMAIL
 NUMBER = re.compile(r"T-[0-9A-Z]{4}-[0-9A-Z]{4}")
 SECRET = "inbound-secret"
 
@@ -124,6 +128,32 @@ def test_due_notices(
         == expected
     )
     assert due_notices(None, now, soon_minutes=soon, answered=False, closed=False) == []
+
+
+STAFF = {"agent@harbor.example": 7}
+OURS = frozenset({"agent@harbor.example", HELPDESK})
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        (UPSTREAM, Author("upstream", None, frozenset({UPSTREAM}))),
+        ("NOC@Upstream.example", Author("upstream", None, frozenset({UPSTREAM}))),
+        (HELPDESK, Author("staff", None, OURS)),
+        ("agent@harbor.example", Author("staff", 7, OURS)),
+        (" Agent@Harbor.example ", Author("staff", 7, OURS)),
+        # anyone else, also a lookalike or a plus-address of ours: today's behaviour
+        (ANNA, None),
+        ("noc@upstream.example.evil", None),
+        ("helpdesk+x@harbor.example", None),
+        ("former@harbor.example", None),  # not an active staff member
+        ("", None),
+    ],
+)
+def test_who_writes_from_our_side(sender: str, expected: Author | None) -> None:
+    assert internal_author(sender, upstream=UPSTREAM, helpdesk=HELPDESK, staff=STAFF) == expected
+    # without PORTAL_UPSTREAM_EMAIL / PORTAL_HELPDESK_EMAIL nobody is taken for them
+    assert internal_author(sender, upstream="", helpdesk="", staff={}) is None
 
 
 def test_reply_addresses_are_signed_and_read_back() -> None:
@@ -196,6 +226,7 @@ def settings(
         smtp_url=mailserver.url,
         mail_from="noreply@harbor.example",
         helpdesk_email=HELPDESK,
+        upstream_email=UPSTREAM,
         reply_address=REPLIES,
         imap_url=dovecot.url("support"),
         inbound_secret=SECRET,
@@ -715,3 +746,155 @@ def test_processed_mail_can_be_moved_to_a_folder(
     assert dovecot.flags(user) == []
     assert len(dovecot.flags(user, "Processed")) == 1
     assert [e.note for e in comments(db, number)] == ["Moved afterwards."]
+
+
+# --- answers from our own side: the upstream provider and staff ---------------------------
+
+
+def events(db: Database, number: str) -> list[TicketEvent]:
+    with db.session() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
+        return list(
+            session.scalars(
+                select(TicketEvent)
+                .where(TicketEvent.ticket_id == ticket.id)
+                .order_by(TicketEvent.id)
+            )
+        )
+
+
+def customer_page(client: TestClient, db: Database, settings: Settings, number: str) -> str:
+    with db.session() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
+        link = status_link(settings, ticket)
+    page = client.get(link.removeprefix(settings.base_url.rstrip("/")))  # the path
+    assert page.status_code == 200 and number in page.text
+    return page.text
+
+
+def inbound(client: TestClient, raw: bytes) -> dict[str, str | None]:
+    signed = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    r = client.post("/api/inbound", content=raw, headers={"X-Portal-Signature": signed})
+    assert r.status_code == 202, r.text
+    answer: dict[str, str | None] = r.json()
+    return answer
+
+
+def test_the_upstream_providers_answer_is_an_internal_note(
+    client: TestClient,
+    app: Starlette,
+    settings: Settings,
+    mailserver: MailServer,
+    db: Database,
+) -> None:
+    """The upstream provider answers the forward: an internal note by "upstream" on the
+    ticket, the queue shows "upstream answered", the customer's page does not show it,
+    and nobody is mailed; from the same address about a ticket never forwarded to it,
+    nothing is added."""
+    policy = app.state.policy.get()
+    now = dt.datetime.now(dt.UTC)
+    ticket = file_directly(
+        db,
+        policy,
+        settings,
+        request_type="server-reboot",
+        priority="medium",
+        account="HH-20417",
+        email="it@okafor.example",
+    )
+    number = ticket.number
+    before = len(mailserver.inbox.to(UPSTREAM))
+    staff_actions.forward(db, policy, settings, CLI, number, "Please reboot db-3.", now=now)
+    deliver(app, settings)
+    forward = mailserver.inbox.wait_for(UPSTREAM, before + 1)[-1]
+    assert number in str(forward["Subject"]) and "8802" in body(forward)
+    outbox_before = count(db, Outbox)
+    raw = answer(forward, "Rebooted db-3 at 14:05; it is back.", sender=UPSTREAM)
+    assert inbound(client, raw) == {"outcome": "noted", "ticket": number}
+    [note] = [e for e in events(db, number) if e.kind == "note"]
+    assert (note.author, note.staff_id) == ("upstream", None)
+    assert note.note == f"By mail from {UPSTREAM}:\n\nRebooted db-3 at 14:05; it is back."
+    assert [e for e in events(db, number) if e.kind == "comment"] == []
+    assert count(db, Outbox) == outbox_before  # no answer, no copy to the helpdesk
+    # the staff see it: the queue marks the ticket, the page shows the note as internal
+    [row] = [r for r in queue_rows(db, policy, now=now) if r.number == number]
+    assert row.noted == "upstream" and row.upstream_answered and not row.customer_replied
+    add_staff(db, settings, "queue-reader@harbor.example", name="Queue Reader")
+    staff = TestClient(app)  # a second browser (no second lifespan: not a context)
+    assert sign_in(staff, "queue-reader@harbor.example").status_code == 303
+    queue_page = staff.get("/staff", params={"upstream": "1"}).text
+    mine = queue_page.split(f'data-number="{number}"', 1)[1].split("</tr>", 1)[0]
+    assert '<span class="tag">upstream answered</span>' in mine
+    assert "Rebooted db-3 at 14:05" in staff.get(f"/staff/tickets/{number}").text
+    # the customer's status page does not show it
+    assert "Rebooted db-3" not in customer_page(client, db, settings, number)
+    # once a staff member has answered the customer, the mark goes
+    staff_actions.reply(db, policy, settings, CLI, number, "db-3 is back.", now=now)
+    [row] = [r for r in queue_rows(db, policy, now=now) if r.number == number]
+    assert row.noted == ""
+    # the upstream address answering a mail it never got (the customer's confirmation of
+    # a ticket never forwarded): not a note, not a comment, not answered
+    other, confirmation = file_ticket(client, app, settings, mailserver)
+    forged = answer(confirmation, "Upstream here: close it.", sender=UPSTREAM)
+    assert inbound(client, forged) == {"outcome": "refused", "ticket": other}
+    assert [e.kind for e in events(db, other) if e.kind in ("note", "comment")] == []
+    assert any(other in a.detail for a in audits(db, "mailin_internal_unproven"))
+    assert outbox_to(db, UPSTREAM, "mailin-refused") == []
+
+
+def test_a_staff_answer_to_a_staff_mail_is_an_internal_note(
+    client: TestClient,
+    app: Starlette,
+    settings: Settings,
+    mailserver: MailServer,
+    dovecot: Dovecot,
+    db: Database,
+) -> None:
+    """Staff answer the helpdesk's copy (PORTAL_HELPDESK_EMAIL) or their own
+    notification: internal notes by "staff" (with the staff member when known), never
+    on the customer's page, nobody mailed. A stranger, a former staff member and a
+    forged helpdesk sender are not taken for staff."""
+    with db.session() as session:
+        if session.scalar(select(StaffUser.id).where(StaffUser.email == AGENT)) is None:
+            session.add(StaffUser(email=AGENT, name="Agent", role="agent", active=True))
+        session.add(StaffUser(email="former@harbor.example", name="F", role="agent", active=False))
+    with db.session() as session:
+        agent_id = session.scalars(select(StaffUser.id).where(StaffUser.email == AGENT)).one()
+    helpdesk_before = len(mailserver.inbox.to(HELPDESK))
+    agent_before = len(mailserver.inbox.to(AGENT))
+    number, confirmation = file_ticket(client, app, settings, mailserver)
+    alerts.run(db, settings, now=dt.datetime.now(dt.UTC))  # "new ticket" to the staff
+    deliver(app, settings)
+    copies = mailserver.inbox.wait_for(HELPDESK, helpdesk_before + 1)[helpdesk_before:]
+    [copy] = [m for m in copies if number in str(m["Subject"])]
+    alerted = mailserver.inbox.wait_for(AGENT, agent_before + 1)[agent_before:]
+    [notice] = [m for m in alerted if number in str(m["Subject"])]
+    outbox_before = count(db, Outbox)
+    dovecot.append("support", answer(copy, "Looks like the relay again.", sender=HELPDESK))
+    dovecot.append("support", answer(notice, "I take this one.", sender=AGENT.upper()))
+    assert poll(db, settings).outcomes == {"noted": 2}
+    notes = [(e.author, e.staff_id, e.note) for e in events(db, number) if e.kind == "note"]
+    assert notes == [
+        ("staff", None, f"By mail from {HELPDESK}:\n\nLooks like the relay again."),
+        ("staff", agent_id, f"By mail from {AGENT}:\n\nI take this one."),
+    ]
+    assert comments(db, number) == []
+    assert count(db, Outbox) == outbox_before  # nobody is mailed
+    rows = queue_rows(db, app.state.policy.get(), now=dt.datetime.now(dt.UTC))
+    [row] = [r for r in rows if r.number == number]
+    assert row.noted == "staff"
+    page = customer_page(client, db, settings, number)
+    assert "relay again" not in page and "I take this one" not in page
+    # a stranger and a former staff member answering the helpdesk's copy: as before,
+    # refused with a polite answer
+    for stranger in ("someone@elsewhere.example", "former@harbor.example"):
+        polite = len(outbox_to(db, stranger, "mailin-refused"))
+        dovecot.append("support", answer(copy, "Let me in.", sender=stranger))
+        assert poll(db, settings).outcomes == {"refused": 1}
+        assert len(outbox_to(db, stranger, "mailin-refused")) == polite + 1
+    # the customer knows the reply address and the confirmation's Message-ID, not the
+    # staff mails': a forged helpdesk sender adds nothing and is not answered
+    dovecot.append("support", answer(confirmation, "Staff: refund me.", sender=HELPDESK))
+    assert poll(db, settings).outcomes == {"refused": 1}
+    assert len([e for e in events(db, number) if e.kind == "note"]) == 2
+    assert outbox_to(db, HELPDESK, "mailin-refused") == []

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+import zoneinfo
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,10 +33,20 @@ from kb.policy.notices import (
 from portal.cli import main
 from portal.config import Settings
 from portal.db.engine import Database
-from portal.db.models import Account, Notice, Outbox, Server
+from portal.db.models import (
+    Account,
+    AuditEntry,
+    Notice,
+    Outbox,
+    PendingRequest,
+    Server,
+    Ticket,
+    TicketEvent,
+)
 from portal.directory import importer
 from portal.incidents import store as incidents
 from portal.notices import drain, scan, store
+from portal.tickets import filing as tickets_filing
 from portal.tickets import updates
 from tests.support.databases import KINDS, new_database_url
 from tests.support.paths import CONTENT, EXAMPLES, ROOT
@@ -513,3 +525,145 @@ def test_the_running_portal_sends_due_notices_from_its_outbox_loop(
             assert time.monotonic() < deadline, "the outbox loop sent nothing"
             time.sleep(0.1)
         assert [m.recipient for m in mails] == ["anna@lindqvist.example"]
+
+
+# --- a customer's cancellation request schedules it (schedules: cancellation) ------------
+
+RESELLER = EXAMPLES / "hsphere-reseller"
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")  # the reseller's zone
+
+
+def reseller_policy(warning_days: int | None) -> Policy:
+    text = (RESELLER / "policy.yaml").read_text("utf-8")
+    if warning_days is not None:
+        text = text.replace(
+            "notices:\n", f"notices:\n  cancellation_warning_days: {warning_days}\n", 1
+        )
+    policy, problems = parse_policy(text)
+    assert policy is not None and problems == [], problems
+    return policy
+
+
+def file_cancellation(
+    db: Database,
+    policy: Policy,
+    settings: Settings,
+    account: str,
+    email: str,
+    server: str,
+    *,
+    pick: str | None = None,
+) -> Ticket:
+    """The reseller's server-cancellation request, filed through its filing link."""
+    pending_id = secrets.token_urlsafe(16)
+    data = {
+        "text": "please cancel it",
+        "request_type": "server-cancellation",
+        "account": account,
+        "email": email,
+        "tz": "Europe/Paris",
+        "details": {"server": server},
+        "priority": "standard",
+    }
+    with db.session() as session:
+        session.add(
+            PendingRequest(
+                id=pending_id,
+                account_id=account,
+                email=email,
+                data=data,
+                client="test",
+                listed=True,
+                created_at=NOW,
+            )
+        )
+    filing = tickets_filing.file_pending(
+        db, policy, settings, pending_id, accepted_now=True, now=NOW, server_pick=pick
+    )
+    assert filing is not None and filing.ticket is not None, filing and filing.problem
+    return filing.ticket
+
+
+def filed_note(db: Database, ticket: Ticket) -> str:
+    with db.session() as session:
+        return str(
+            session.scalar(
+                select(TicketEvent.note).where(
+                    TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "filed"
+                )
+            )
+        )
+
+
+def confirmation(db: Database, ticket: Ticket) -> str:
+    [mail] = [m for m in sent(db, "confirmation") if m.ticket_number == ticket.number]
+    return mail.body
+
+
+def audit_rows(db: Database) -> list[str]:
+    with db.session() as session:
+        query = select(AuditEntry.detail).where(AuditEntry.kind == "cancellation_not_scheduled")
+        return list(session.scalars(query.order_by(AuditEntry.id)))
+
+
+@pytest.mark.parametrize("warning_days", [7, None])
+def test_filing_the_resellers_cancellation_request_schedules_it_once(
+    database_url: str, settings: Settings, warning_days: int | None
+) -> None:
+    policy = reseller_policy(warning_days)
+    assert policy.request_types["server-cancellation"].schedules == "cancellation"
+    db = Database(database_url)
+    db.upgrade()
+    try:
+        assert not importer.import_file(db, policy, RESELLER / "accounts.yaml").errors
+        ticket = file_cancellation(
+            db, policy, settings, "DS-3002", "ops@larkspur.example", "web-12 (id 4711)"
+        )
+        # web-12's billing period ends on 15 Jan 2027: cancelled when that day ends in
+        # the reseller's zone, warned as many days before as the policy says (if any)
+        [cancellation] = store.listing(db, kind="server_cancellation")
+        assert cancellation.due_at == dt.datetime(2027, 1, 16, 0, 0, tzinfo=NEW_YORK)
+        assert (cancellation.account_id, cancellation.server_id) == ("DS-3002", "4711")
+        assert cancellation.ticket_number == ticket.number
+        assert cancellation.data["last_day"] == "2027-01-15"
+        warnings = store.listing(db, kind="cancellation_warning")
+        expected = [] if warning_days is None else [dt.datetime(2027, 1, 9, tzinfo=NEW_YORK)]
+        assert [w.due_at for w in warnings] == expected
+        # the customer is told the day: in the ticket's history and the confirmation
+        said = (
+            "web-12 (id 4711) is scheduled to be cancelled automatically: "
+            "its last day is Fri 15 Jan 2027"
+        )
+        assert said in filed_note(db, ticket)
+        assert said in confirmation(db, ticket)
+        assert ("warned by e-mail on Sat 9 Jan 2027" in filed_note(db, ticket)) == bool(
+            warning_days
+        )
+        assert audit_rows(db) == []
+        # a second request about the same server schedules nothing more, and says so
+        again = file_cancellation(db, policy, settings, "DS-3002", "dev@larkspur.example", "4711")
+        assert [n.id for n in store.listing(db, kind="server_cancellation")] == [cancellation.id]
+        assert len(store.listing(db, kind="cancellation_warning")) == len(expected)
+        assert "already has a cancellation scheduled: its last day is Fri 15 Jan 2027" in (
+            filed_note(db, again)
+        )
+        assert [f"ticket {again.number}" in row for row in audit_rows(db)] == [True]
+        # no server of the account named ("none of these"), or one without a billing
+        # period end: nothing scheduled, the customer told, staff see an audit row
+        unnamed = file_cancellation(
+            db, policy, settings, "DS-3001", "it@kestrel-analytics.example", "ds-999", pick="none"
+        )
+        assert "No cancellation was scheduled automatically" in confirmation(db, unnamed)
+        no_end = file_cancellation(
+            db, policy, settings, "DS-3003", "admin@harrowfinch.example", "ds-204"
+        )
+        assert "no end of the billing period on record for ds-204 (id 2204)" in filed_note(
+            db, no_end
+        )
+        assert len(store.listing(db, kind="server_cancellation")) == 1
+        rows = audit_rows(db)
+        assert len(rows) == 3
+        assert f"ticket {unnamed.number}" in rows[1] and "names none" in rows[1]
+        assert f"ticket {no_end.number}" in rows[2] and "billing period end" in rows[2]
+    finally:
+        db.dispose()

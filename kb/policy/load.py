@@ -102,6 +102,7 @@ def parse_policy(text: str, source: str = "policy.yaml") -> tuple[Policy | None,
     check_emergency(r, policy, v["emergency"])
     check_coverage_offered(r, policy)
     check_routing(r, policy)
+    check_schedules(r, policy)
     return policy, sorted(r.problems, key=lambda p: p.line)
 
 
@@ -257,6 +258,16 @@ def check_routing(r: Reader, policy: Policy) -> None:
             r.problem(
                 ("request_types", i, "routing"),
                 "routing: supervisor needs provider.supervisor_email",
+            )
+
+
+def check_schedules(r: Reader, policy: Policy) -> None:
+    """A type that schedules a server's cancellation must ask which server."""
+    for i, rt in enumerate(policy.request_types.values()):
+        if rt.schedules == "cancellation" and "server" not in rt.details:
+            r.problem(
+                ("request_types", i, "schedules"),
+                "schedules: cancellation needs server in details (which server to cancel)",
             )
 
 

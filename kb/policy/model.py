@@ -10,6 +10,8 @@ NO_PLAN = "none"  # ``when_ended.plan: none``: after the plan ends the account h
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 ROUTINGS = ("own", "upstream", "supervisor")
+# what filing a request of a type schedules by itself (``schedules``)
+SCHEDULES = ("cancellation",)
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,7 @@ class RequestType:
     emergency: bool = False
     roles: tuple[str, ...] = ()  # empty: any listed contact
     routing: str = "own"
+    schedules: str | None = None  # one of SCHEDULES: what filing it schedules
     articles: tuple[str, ...] = ()
     alternative: str | None = None  # article explaining what to do instead
     note: str = ""

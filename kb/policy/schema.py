@@ -60,6 +60,7 @@ from kb.policy.fields import (
 from kb.policy.model import (
     COVERAGE_STATUSES,
     ROUTINGS,
+    SCHEDULES,
     Channel,
     ContactRole,
     Contacts,
@@ -102,6 +103,7 @@ DETAIL = Target("details", "detail", choices=tuple(DETAIL_FIELDS))
 STATUS = Target("statuses", "coverage", choices=COVERAGE_STATUSES)
 PRICE_KIND = Target("price_kinds", "price kind", choices=PRICE_KINDS)
 ROUTING = Target("routings", "routing", choices=ROUTINGS)
+SCHEDULE = Target("schedules", "schedule", choices=SCHEDULES)
 
 
 def _from_id(values: dict[str, object]) -> str:
@@ -789,6 +791,18 @@ REQUEST_TYPE_ITEM = Section(
             "`supervisor`: the request goes to `provider.supervisor_email`, not to the "
             "helpdesk (complaints).",
             default="own",
+        ),
+        Key(
+            "schedules",
+            Ref(SCHEDULE),
+            "What filing this request does by itself. `cancellation`: the server the request "
+            "names (the `server` detail, found in the account directory) is scheduled to be "
+            "cancelled at the end of its billing period (the directory's `billing_ends`), with "
+            "the warning of [notices](#notices) when that gives a number of days; the "
+            "ticket's history and the confirmation mail say on which day. When the server is "
+            "unknown, has no billing period end or already has a cancellation scheduled, "
+            "nothing is scheduled, the customer is told so and staff see it. It needs "
+            "`server` in `details`.",
         ),
         Key(
             "articles",

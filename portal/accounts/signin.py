@@ -28,13 +28,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from kb.policy import Policy
-from portal import inputs, notify, urls
+from portal import inputs, notify, ratelimit, urls
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import Account, AuditEntry, Contact, SigninRequest
 from portal.directory import customer_sessions
 from portal.directory.normalise import account_key, looks_like_account
-from portal.tickets import outbox, ratelimit
+from portal.tickets import outbox
 
 log = logging.getLogger("portal.accounts")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,18 @@ KIND = "helpdesk"
 
 
 @dataclass(frozen=True)
+class ChangeFile:
+    """A file attached to a reply in the helpdesk, as it named and typed it there.
+    ``data`` is None when it was not fetched because it is larger than the connector's
+    ``max_bytes`` (``size`` says by how much); the portal checks the rest like uploads."""
+
+    filename: str
+    content_type: str
+    size: int
+    data: bytes | None
+
+
+@dataclass(frozen=True)
 class Change:
     """One thing that happened to a delivered ticket in the helpdesk."""
 
@@ -41,6 +53,7 @@ class Change:
     status: str = ""
     text: str = ""
     at: dt.datetime | None = None
+    files: tuple[ChangeFile, ...] = ()  # a reply's attachments
 
 
 class NotDeliveredYet(RuntimeError):
@@ -60,8 +73,12 @@ class Connector:
         lines (``notify.ticket_summary``), ``payload`` its JSON (``portal tickets show
         --json``)."""
 
-    def queue_comment(self, session: Session, ticket: Ticket, text: str) -> None:
-        """The customer added information to a filed ticket (in its transaction)."""
+    def queue_comment(
+        self, session: Session, ticket: Ticket, text: str, *, files: Sequence[str] = ()
+    ) -> None:
+        """The customer added information to a filed ticket (in its transaction);
+        ``files``: the ids of the uploads attached to it (``uploads`` rows of the
+        ticket, already added to ``session``)."""
 
     def send(self, row: Outbox) -> None:
         """Deliver one outbox row of ``kind``; raise to have it retried."""
@@ -118,9 +135,11 @@ class ExternalHelpdesk(Connector, abc.ABC):
         """Create the ticket in the helpdesk; returns its id there."""
 
     @abc.abstractmethod
-    def add_correspondence(self, external_id: str, text: str, *, retry: bool) -> None:
-        """Add the customer's text as correspondence (``retry``: an earlier attempt may
-        have added it already)."""
+    def add_correspondence(
+        self, external_id: str, text: str, *, retry: bool, files: Sequence[str] = ()
+    ) -> None:
+        """Add the customer's text as correspondence, with the uploads ``files`` (their
+        ids) attached (``retry``: an earlier attempt may have added it already)."""
 
     @abc.abstractmethod
     def changes_since(
@@ -142,8 +161,13 @@ class ExternalHelpdesk(Connector, abc.ABC):
     ) -> None:
         queue_event(session, self, ticket, "filed")
 
-    def queue_comment(self, session: Session, ticket: Ticket, text: str) -> None:
-        queue_event(session, self, ticket, "comment", text=text)
+    def queue_comment(
+        self, session: Session, ticket: Ticket, text: str, *, files: Sequence[str] = ()
+    ) -> None:
+        if files:
+            queue_event(session, self, ticket, "comment", text=text, files=list(files))
+        else:
+            queue_event(session, self, ticket, "comment", text=text)
 
     def send(self, row: Outbox) -> None:
         payload = json.loads(row.body)
@@ -155,7 +179,12 @@ class ExternalHelpdesk(Connector, abc.ABC):
             self.ensure_delivered(ticket)
         elif payload["event"] == "comment":
             external = self.ensure_delivered(ticket)  # in order: the ticket first
-            self.add_correspondence(external, str(payload["text"]), retry=row.attempts > 0)
+            self.add_correspondence(
+                external,
+                str(payload["text"]),
+                retry=row.attempts > 0,
+                files=[str(f) for f in payload.get("files", ())],
+            )
         else:
             raise ValueError(f"unknown helpdesk event {payload['event']!r}")
 

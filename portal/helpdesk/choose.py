@@ -25,6 +25,7 @@ def primary_for(settings: Settings, db: Database | None, policy: Policy | None) 
             settings.helpdesk_token,
             policy=policy,
             upload_dir=settings.upload_dir,
+            max_bytes=settings.max_upload_bytes,
         )
     return Builtin()
 

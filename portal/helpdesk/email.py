@@ -5,6 +5,7 @@ them like every other mail."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,5 +26,7 @@ class EmailHelpdesk(Connector):
     ) -> None:
         queue_mail(session, notify.helpdesk_filed(self.address, ticket, summary=summary))
 
-    def queue_comment(self, session: Session, ticket: Ticket, text: str) -> None:
+    def queue_comment(
+        self, session: Session, ticket: Ticket, text: str, *, files: Sequence[str] = ()
+    ) -> None:  # the files stay in the portal: the text names them
         queue_mail(session, notify.customer_comment(self.address, ticket, text=text))

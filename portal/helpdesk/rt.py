@@ -6,8 +6,9 @@ priorities (``rt_priority``), Due = the first response due, the custom fields th
 queue has (``CUSTOM_FIELDS``), the attachments, and the ticket summary with every
 detail as its content. A retry looks the ticket up by the number in the Subject before
 creating another. Customer additions become correspondence with the Subject
-``ADDITION_SUBJECT``; RT's transactions since the last one seen come back as status
-changes and replies (comments are never read). docs/helpdesks.md says how to connect.
+``ADDITION_SUBJECT`` and their files attached; RT's transactions since the last one seen
+come back as status changes and replies with their files (comments are never read).
+docs/helpdesks.md says how to connect.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ from sqlalchemy import select
 from kb.policy import Policy
 from portal import notify
 from portal.db.engine import Database
-from portal.db.models import Server, Ticket, Upload
-from portal.helpdesk.base import Change, ExternalHelpdesk
+from portal.db.models import Outbox, Server, Ticket, Upload
+from portal.helpdesk.base import KIND, Change, ChangeFile, ExternalHelpdesk
 from portal.wizard import uploads
 
 log = logging.getLogger("portal.helpdesk.rt")
@@ -192,6 +193,7 @@ class RTHelpdesk(ExternalHelpdesk):
         *,
         policy: Policy | None,
         upload_dir: Path,
+        max_bytes: int = 5 * 1048576,
     ) -> None:
         super().__init__(db)
         self.config = config
@@ -199,6 +201,7 @@ class RTHelpdesk(ExternalHelpdesk):
         self._client: RTClient | None = None
         self.policy = policy
         self.upload_dir = upload_dir
+        self.max_bytes = max_bytes  # a reply's file larger than this is not fetched
         self._queue_fields: dict[str, frozenset[str]] = {}
 
     @property
@@ -317,15 +320,31 @@ class RTHelpdesk(ExternalHelpdesk):
         return "", ""
 
     def attachments(self, ticket: Ticket) -> list[dict[str, str]]:
+        """The ticket's files as ``Attachments`` of ``POST /ticket``, but those of an
+        addition still waiting for the ticket to reach RT: they go with the addition."""
         with self.db.session() as session:
             rows = session.scalars(
                 select(Upload).where(Upload.ticket_id == ticket.id).order_by(Upload.created_at)
             ).all()
+            waiting = session.scalars(
+                select(Outbox.body).where(
+                    Outbox.kind == KIND,
+                    Outbox.recipient == self.name,
+                    Outbox.ticket_number == ticket.number,
+                    Outbox.purpose == "comment",
+                    Outbox.delivered_at.is_(None),
+                )
+            ).all()
+        later = {str(f) for body in waiting for f in json.loads(body).get("files", ())}
+        return self._encoded(ticket.number, [r for r in rows if r.id not in later])
+
+    def _encoded(self, number: str, rows: Sequence[Upload]) -> list[dict[str, str]]:
+        """Uploads as REST 2 ``Attachments`` (name, type, base64 content)."""
         found = []
         for row in rows:
             path = uploads.path_of(self.upload_dir, row.id)
             if path is None:
-                log.warning("ticket %s: attachment %s is missing", ticket.number, row.id)
+                log.warning("ticket %s: attachment %s is missing", number, row.id)
                 continue
             found.append(
                 {
@@ -338,14 +357,25 @@ class RTHelpdesk(ExternalHelpdesk):
 
     # --- the customer's additions --------------------------------------------------------
 
-    def add_correspondence(self, external_id: str, text: str, *, retry: bool) -> None:
+    def add_correspondence(
+        self, external_id: str, text: str, *, retry: bool, files: Sequence[str] = ()
+    ) -> None:
         if retry and self._already_added(external_id, text):
             return
-        self.client.call(
-            "POST",
-            f"ticket/{external_id}/correspond",
-            json={"Subject": ADDITION_SUBJECT, "Content": text, "ContentType": "text/plain"},
-        )
+        payload: dict[str, Any] = {
+            "Subject": ADDITION_SUBJECT,
+            "Content": text,
+            "ContentType": "text/plain",
+        }
+        if files:
+            with self.db.session() as session:
+                rows = session.scalars(
+                    select(Upload).where(Upload.id.in_(files)).order_by(Upload.created_at)
+                ).all()
+            attachments = self._encoded(f"RT ticket {external_id}", rows)
+            if attachments:
+                payload["Attachments"] = attachments
+        self.client.call("POST", f"ticket/{external_id}/correspond", json=payload)
 
     def _already_added(self, external_id: str, text: str) -> bool:
         """An earlier attempt that timed out may have added it: look at the ticket's
@@ -417,22 +447,44 @@ class RTHelpdesk(ExternalHelpdesk):
             return Change(str(item["id"]), external, "status", status=status, at=at)
         if _subject(item) == ADDITION_SUBJECT:
             return None  # the customer's own words, added by the portal
-        text = self.transaction_text(str(item["id"])).strip()
-        if not text:
+        parts = self._parts(str(item["id"]))
+        text = self._text(parts).strip()
+        files = tuple(self._file(part) for part in parts if part.get("Filename"))
+        if not text and not files:
             return None
-        return Change(str(item["id"]), external, "reply", text=text, at=at)
+        return Change(str(item["id"]), external, "reply", text=text, at=at, files=files)
+
+    def _parts(self, transaction: str) -> list[Mapping[str, Any]]:
+        """A transaction's MIME parts (RT's attachments), without their content."""
+        found = self.client.call(
+            "GET",
+            f"transaction/{transaction}/attachments",
+            params={"fields": "ContentType,Filename,ContentLength", "per_page": PAGE},
+        )
+        return list(found.get("items", []))
+
+    def _content(self, part: Mapping[str, Any]) -> bytes:
+        answer = self.client.call("GET", f"attachment/{part['id']}")
+        return base64.b64decode(answer.get("Content") or "")
+
+    def _text(self, parts: Iterable[Mapping[str, Any]]) -> str:
+        for part in parts:
+            if part.get("ContentType") == "text/plain" and not part.get("Filename"):
+                return self._content(part).decode("utf-8", "replace")
+        return ""
+
+    def _file(self, part: Mapping[str, Any]) -> ChangeFile:
+        """A file of a reply; one larger than ``max_bytes`` is not fetched."""
+        size = int(str(part.get("ContentLength") or 0) or 0)
+        data = None if size > self.max_bytes else self._content(part)
+        return ChangeFile(
+            filename=str(part["Filename"]),
+            content_type=str(part.get("ContentType") or ""),
+            size=len(data) if data is not None else size,
+            data=data,
+        )
 
     def transaction_text(self, transaction: str) -> str:
         """The plain-text body of a transaction (the first text/plain part that is not a
         file)."""
-        parts = self.client.call(
-            "GET",
-            f"transaction/{transaction}/attachments",
-            params={"fields": "ContentType,Filename", "per_page": PAGE},
-        )
-        for item in parts.get("items", []):
-            if item.get("ContentType") == "text/plain" and not item.get("Filename"):
-                part = self.client.call("GET", f"attachment/{item['id']}")
-                raw = base64.b64decode(part.get("Content") or "")
-                return raw.decode("utf-8", "replace")
-        return ""
+        return self._text(self._parts(transaction))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import httpx2 as httpx
@@ -70,7 +71,9 @@ class WebhookHelpdesk(Connector):
     ) -> None:
         enqueue(session, self.url, payload, purpose="helpdesk", ticket=ticket.number)
 
-    def queue_comment(self, session: Session, ticket: Ticket, text: str) -> None:
+    def queue_comment(
+        self, session: Session, ticket: Ticket, text: str, *, files: Sequence[str] = ()
+    ) -> None:  # the files stay in the portal: the text names them
         enqueue(
             session,
             self.url,

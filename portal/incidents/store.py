@@ -39,6 +39,7 @@ from portal.incidents.matching import (
     matching,
     request_type_words,
 )
+from portal.ratelimit import RateLimiter
 
 TITLE_MAX = 200
 TEXT_MAX = 4000
@@ -378,12 +379,38 @@ def find_matching(db: Database, request: RequestFacts, *, now: dt.datetime) -> l
     return matching(open_facts(db, now=now), request, now)
 
 
+class Throttled(Exception):
+    """Too many "tell me when it's fixed" attempts from this client or for this address
+    (``PORTAL_RATE_LIMITS``): nothing was looked up or recorded."""
+
+
+SUBSCRIBE_SCOPE = "incident-subscribe"
+
+
 def subscribe(
-    db: Database, incident_id: int, *, account: str, email: str, now: dt.datetime
+    db: Database,
+    incident_id: int,
+    *,
+    account: str,
+    email: str,
+    now: dt.datetime,
+    limiter: RateLimiter | None = None,
+    client: str = "",
 ) -> bool:
     """Record "tell me when it's fixed" for a listed contact of the account, of an
-    open incident. True when recorded now; the caller answers the same either way."""
+    open incident. True when recorded now; the caller answers the same either way.
+
+    With a ``limiter`` (the page's), every attempt counts per address and per
+    ``client`` first, before anything is looked up, listed or not, so being limited
+    tells nothing about who is listed; over the limit it raises :class:`Throttled`."""
     email = email.strip().lower()[:254]
+    if limiter is not None:
+        with db.session() as session:
+            counted = limiter.acquire(
+                session, scope=SUBSCRIBE_SCOPE, address=email or None, client=client, now=now
+            )
+        if not counted:
+            raise Throttled(email)
     with db.session() as session:
         row = session.get(Incident, incident_id)
         found = find_account(session, account.strip()) if account.strip() else None

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from portal import http
+from portal import http, ratelimit
 from portal.directory import customer_sessions
 from portal.forms import plain, read_form
 from portal.incidents import store
@@ -27,6 +27,10 @@ BANNER_MARKER = "<!-- portal:incident-banner -->"  # in templates/site/home.html
 SUBSCRIBED = (
     "Thank you. If {email} is a listed contact of account {account}, we will e-mail it "
     "once, when this is fixed."
+)
+THROTTLED = (
+    "Too many requests were sent from here or for this address recently. "
+    "Please wait a while and try again; nothing you typed is lost."
 )
 
 
@@ -73,19 +77,27 @@ async def subscribe(request: Request) -> Response:
         "done": "",
         "local": functools.partial(local_time, http.policy(request)),
     }
-    if not errors:
-        await run_in_threadpool(
-            functools.partial(
-                store.subscribe,
-                http.database(request),
-                incident_id,
-                account=account,
-                email=email,
-                now=http.now(),
-            )
-        )
-        context["done"] = SUBSCRIBED.format(email=email, account=account)
     status = 422 if errors else 200
+    if not errors:
+        try:
+            await run_in_threadpool(
+                functools.partial(
+                    store.subscribe,
+                    http.database(request),
+                    incident_id,
+                    account=account,
+                    email=email,
+                    now=http.now(),
+                    limiter=ratelimit.limiter_for(http.settings(request)),
+                    client=http.client_address(request),
+                )
+            )
+        except store.Throttled:
+            # the same for every address: counted before anything is looked up
+            context["limited"] = THROTTLED
+            status = 429
+        else:
+            context["done"] = SUBSCRIBED.format(email=email, account=account)
     if is_htmx(request):
         return render(
             request, "incidents/_subscribe.html", context, status_code=status, no_store=True

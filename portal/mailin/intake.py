@@ -8,6 +8,12 @@ forged reply address) is audited and not answered: answering unknown mail would 
 our mail to whoever a spammer claims to be. Automatic mail (vacation replies, bounces,
 lists) is never answered. Each mail is recorded by its Message-ID in the same
 transaction as what it changed, so a second delivery does nothing.
+
+The upstream provider answering a forwarded ticket, and staff answering a staff
+notification (``portal.mailin.internal``), add an internal note instead ("note", by
+"upstream" or "staff": never shown to the customer, never sent on to the helpdesk) and
+are never answered; their attachments are not stored with the ticket, whose files
+the customer sees.
 """
 
 from __future__ import annotations
@@ -20,21 +26,22 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import notify
+from portal import notify, ratelimit
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import AuditEntry, Contact, InboundMail, Ticket, TicketEvent, Upload
 from portal.helpdesk.base import Connector
 from portal.helpdesk.choose import connectors_for
+from portal.mailin import internal
 from portal.mailin.match import find_ticket
 from portal.mailin.parse import Parsed, parse
-from portal.tickets import outbox, ratelimit
+from portal.tickets import outbox
 from portal.tickets.states import CLOSED, STATUS_LABELS
 from portal.wizard import uploads
 
 log = logging.getLogger("portal.mailin")
 
-ADDED, REFUSED, CLOSED_TICKET, UNMATCHED, IGNORED, EMPTY, DUPLICATE = (
+ADDED, REFUSED, CLOSED_TICKET, UNMATCHED, IGNORED, EMPTY, DUPLICATE, NOTED = (
     "added",
     "refused",
     "closed",
@@ -42,6 +49,7 @@ ADDED, REFUSED, CLOSED_TICKET, UNMATCHED, IGNORED, EMPTY, DUPLICATE = (
     "ignored",
     "empty",
     "duplicate",
+    "noted",  # an internal note from the upstream provider or staff
 )
 
 
@@ -164,6 +172,14 @@ def _apply(
             ticket.account_id,
         )
         return Outcome(IGNORED, number, found.how)
+    author = internal.internal_author(
+        mail.sender,
+        upstream=settings.upstream_email,
+        helpdesk=settings.helpdesk_email,
+        staff=internal.active_staff(session),
+    )
+    if author is not None:
+        return _internal_note(session, ticket, mail, author, how=found.how, now=now)
     contact = session.scalars(
         select(Contact).where(Contact.account_id == ticket.account_id, Contact.email == mail.sender)
     ).first()
@@ -244,10 +260,10 @@ def _apply(
     ticket.updated_at = now
     if ticket.status == "waiting_for_customer":
         ticket.status = "open"
-    # to the helpdesk (RT: as correspondence) and the mail and webhook copies, as for an
-    # addition made on the status page
+    # to the helpdesk (RT: as correspondence, with the attached files) and the mail and
+    # webhook copies, as for an addition made on the status page
     for connector in connectors:
-        connector.queue_comment(session, ticket, note)
+        connector.queue_comment(session, ticket, note, files=[f.id for f in stored])
     if refused:
         limit = f"{settings.max_upload_bytes / 1048576:.0f} MB"
         _answer(
@@ -264,3 +280,63 @@ def _apply(
             now,
         )
     return Outcome(ADDED, number, found.how)
+
+
+def _internal_note(
+    session: Session,
+    ticket: Ticket,
+    mail: Parsed,
+    author: internal.Author,
+    *,
+    how: str,
+    now: dt.datetime,
+) -> Outcome:
+    """The upstream provider's or a staff member's answer as an internal note, when it
+    answers a mail of this ticket that we sent them; otherwise audited and dropped.
+    Never answered either way (no mail to our own side, no loops)."""
+    number = ticket.number
+    proven = internal.answers_our_mail(
+        session,
+        mail,
+        number,
+        author.mailboxes,
+        purpose=internal.UPSTREAM_PURPOSE if author.kind == internal.UPSTREAM else None,
+    )
+    if not proven:
+        what = "the forward" if author.kind == internal.UPSTREAM else "a staff mail"
+        _audit(
+            session,
+            now,
+            "mailin_internal_unproven",
+            mail,
+            f"mailed about {number} from the {author.kind} address without answering "
+            f"{what} of this ticket; nothing added",
+            ticket.account_id,
+        )
+        return Outcome(REFUSED, number, how)
+    names = [uploads.safe_filename(a.filename) for a in mail.attachments]
+    if not mail.text and not names:
+        _audit(
+            session, now, "mailin_empty", mail, f"an empty answer to {number}", ticket.account_id
+        )
+        return Outcome(EMPTY, number, how)
+    lines = [f"By mail from {mail.sender}:"]
+    if mail.text:
+        lines.append(mail.text)
+    if names:
+        lines.append(
+            "Not attached (files are kept only from the customer, who sees them): "
+            + ", ".join(names)
+        )
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=now,
+            kind="note",
+            author=author.kind,
+            note="\n\n".join(lines),
+            staff_id=author.staff_id,
+        )
+    )
+    ticket.updated_at = now
+    return Outcome(NOTED, number, how)

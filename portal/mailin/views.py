@@ -19,7 +19,8 @@ INBOUND_API = api.Operation(
     "POST",
     responses={
         202: api.Reply(
-            "Received: what became of the mail (added to its ticket, refused, unmatched, "
+            "Received: what became of the mail (added to its ticket, noted on it as an "
+            "internal note from the upstream provider or staff, refused, unmatched, "
             "ignored, empty, closed or duplicate)",
             {
                 "type": "object",
@@ -48,8 +49,9 @@ async def inbound(request: Request) -> Response:
     header ``X-Portal-Signature: sha256=<hex>`` is the HMAC-SHA256 of the body with
     ``PORTAL_INBOUND_SECRET``. The mail is applied as if it were read from the IMAP
     mailbox: the ticket is found from its signed reply address or its References; a
-    listed contact's answer lands in the ticket's thread, anyone else gets a polite
-    answer; sending the same mail again changes nothing. Off (404) without
+    listed contact's answer lands in the ticket's thread, the upstream provider's or
+    staff's answer to a mail we sent them becomes an internal note, anyone else gets a
+    polite answer; sending the same mail again changes nothing. Off (404) without
     ``PORTAL_INBOUND_SECRET``."""
     settings = http.settings(request)
     if not settings.inbound_secret:

@@ -1,7 +1,7 @@
 """Staff sign-in and sessions.
 
 - Throttled per account and per client (``PORTAL_STAFF_LOGIN_LIMITS``) with the
-  portal's rate limiter (``portal.tickets.ratelimit.limiter_for``: the database, or
+  portal's rate limiter (``portal.ratelimit.limiter_for``: the database, or
   Redis for several machines); every attempt counts.
 - Locked after ``PORTAL_STAFF_LOCKOUT`` failures in a row (password or code) for the
   seconds given; a success resets the count. An unknown address costs the same
@@ -23,13 +23,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from portal import notify
+from portal import notify, ratelimit
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import StaffSession, StaffUser
 from portal.staff import audit, passwords
 from portal.staff.accounts import actor_of, normalise_email, totp_required, totp_step
-from portal.tickets import outbox, ratelimit
+from portal.tickets import outbox
 
 MAX_SESSION_HOURS = 12
 TOUCH_SECONDS = 30  # last_seen_at is written at most this often per session

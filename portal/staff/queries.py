@@ -46,11 +46,35 @@ def _last_events(session: Any, ids: list[int]) -> dict[tuple[int, str], int]:
     return {(t, k): int(i) for t, k, i in rows}
 
 
+def _last_notes(session: Any, ids: list[int]) -> dict[int, tuple[int, str]]:
+    """ticket id -> (the id, the author) of its newest internal note: staff's, or the
+    upstream provider's answer by mail (``portal.mailin.internal``)."""
+    if not ids:
+        return {}
+    newest = (
+        select(func.max(TicketEvent.id))
+        .where(TicketEvent.ticket_id.in_(ids), TicketEvent.kind == "note")
+        .group_by(TicketEvent.ticket_id)
+    )
+    rows = session.execute(
+        select(TicketEvent.ticket_id, TicketEvent.id, TicketEvent.author).where(
+            TicketEvent.id.in_(newest)
+        )
+    )
+    return {t: (int(i), str(a)) for t, i, a in rows}
+
+
 def row_of(
-    policy: Policy, ticket: Ticket, *, last: dict[tuple[int, str], int], now: dt.datetime
+    policy: Policy,
+    ticket: Ticket,
+    *,
+    last: dict[tuple[int, str], int],
+    now: dt.datetime,
+    notes: dict[int, tuple[int, str]] | None = None,
 ) -> queue.Row:
     plan = policy.plans.get(ticket.plan)
     reply = last.get((ticket.id, "reply"))
+    note_id, note_author = (notes or {}).get(ticket.id, (None, ""))
     comment = last.get((ticket.id, "comment"))
     rank = policy.priority_rank(ticket.priority) if ticket.priority in policy.priorities else 99
     answered = reply is not None or last.get((ticket.id, "status")) is not None
@@ -80,6 +104,7 @@ def row_of(
         emergency_accepted=ticket.emergency_accepted,
         answered=answered,
         customer_replied=comment is not None and (reply is None or comment > reply),
+        noted=note_author if note_id is not None and (reply is None or note_id > reply) else "",
         assigned_to=ticket.assigned_to,
         upstream=ticket.routing == "upstream",
     )
@@ -117,7 +142,8 @@ def queue_rows(db: Database, policy: Policy, *, now: dt.datetime) -> list[queue.
             )
         )
         last = _last_events(session, [t.id for t in tickets])
-    return [row_of(policy, t, last=last, now=now) for t in tickets]
+        notes = _last_notes(session, [t.id for t in tickets])
+    return [row_of(policy, t, last=last, now=now, notes=notes) for t in tickets]
 
 
 def staff_names(db: Database) -> dict[int, str]:

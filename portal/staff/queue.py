@@ -53,12 +53,19 @@ class Row:
     emergency_accepted: bool = False
     answered: bool = False  # staff replied or changed the status (the first response)
     customer_replied: bool = False  # the customer wrote since the last staff reply
+    # who wrote the newest internal note since the last staff reply ("upstream": the
+    # upstream provider answered by mail; "staff"), "" when none
+    noted: str = ""
     assigned_to: int | None = None
     upstream: bool = False
 
     @property
     def closed(self) -> bool:
         return self.status in CLOSED
+
+    @property
+    def upstream_answered(self) -> bool:
+        return self.noted == "upstream"
 
     def overdue(self, now: dt.datetime) -> bool:
         return (
@@ -184,7 +191,7 @@ def sort_key(row: Row) -> tuple[int, float, int, int, float]:
         return (1, 0.0, precedence, row.priority_rank, age)
     return (
         2,
-        0.0 if row.customer_replied else 1.0,
+        0.0 if row.customer_replied or row.upstream_answered else 1.0,
         precedence,
         row.priority_rank,
         row.updated_at.timestamp(),

@@ -18,14 +18,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from portal import http
+from portal import http, ratelimit
 from portal.db.models import StaffUser
 from portal.forms import plain, read_form
 from portal.sessions import csrf_token, rotate
 from portal.staff import accounts, actions, auth, passwords, queries, queue
 from portal.staff.audit import Actor
 from portal.templating import render
-from portal.tickets import ratelimit, tokens
+from portal.tickets import tokens
 from portal.tickets.queries import load_ticket
 from portal.tickets.states import EMERGENCY_LABELS, STATUS_LABELS, STATUSES
 from portal.timefmt import human_time

@@ -30,7 +30,7 @@ from kb.policy.engine import (
     plan_in_force,
 )
 from kb.policy.model import NO_PLAN, RequestType
-from portal import inputs, notify, urls
+from portal import inputs, notify, ratelimit, urls
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import AuditEntry, PendingRequest, Ticket, TicketEvent, Upload
@@ -46,7 +46,7 @@ from portal.directory.servers import (
 from portal.helpdesk.choose import connectors_for
 from portal.incidents import store as incidents
 from portal.incidents.matching import Match
-from portal.tickets import links, numbers, outbox, ratelimit, tokens, waivers
+from portal.tickets import links, numbers, outbox, scheduled, tokens, waivers
 from portal.tickets.queries import rejected_emergency_claims, ticket_payload
 from portal.wizard.flow import Draft, acceptance_key, multiline_field
 
@@ -450,7 +450,10 @@ def file_pending(
             )
             session.add(ticket)
             session.flush()
-            note = decision.explanation
+            # what the type schedules by itself (``schedules``), e.g. the server's
+            # cancellation: in this transaction, told in the history and the mail
+            scheduled_words = scheduled.on_filing(session, policy, rt, ticket, server, now=now)
+            note = "\n\n".join(words for words in (decision.explanation, scheduled_words) if words)
             session.add(
                 TicketEvent(
                     ticket_id=ticket.id,
@@ -479,7 +482,9 @@ def file_pending(
                 upload = session.get(Upload, attachment.id)
                 if upload is not None:
                     upload.ticket_id = ticket.id
-            _notify_filed(session, db, policy, settings, ticket, due.describe(), routing)
+            _notify_filed(
+                session, db, policy, settings, ticket, due.describe(), routing, scheduled_words
+            )
     except IntegrityError:
         # filed at the same moment by a second click: show the ticket that won
         again = prepare(db, policy, pending_id, now=now)
@@ -564,10 +569,13 @@ def _notify_filed(
     ticket: Ticket,
     due_text: str,
     routing: dict[str, str],
+    scheduled_words: str = "",
 ) -> None:
     summary = notify.ticket_summary(ticket, due_text, provider_zone=policy.provider.timezone)
     link = links.status_link(settings, ticket)
-    outbox.enqueue(session, notify.filed(policy, ticket, summary=summary, link=link))
+    # the customer's copy also says what filing scheduled (``scheduled.on_filing``)
+    mine = f"{summary}\n\n{scheduled_words}" if scheduled_words else summary
+    outbox.enqueue(session, notify.filed(policy, ticket, summary=mine, link=link))
     if routing["kind"] == "supervisor":
         # the policy sends these to a supervisor directly, not to the support queue
         outbox.enqueue(session, notify.supervisor_filed(routing["to"], ticket, summary=summary))

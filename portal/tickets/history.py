@@ -8,9 +8,9 @@ Pure functions over the events (anything with ``kind``, ``status``, ``author``,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from portal.tickets.states import PUBLIC_EVENTS
 
@@ -85,3 +85,32 @@ def first_answer(events: Iterable[Event]) -> dt.datetime | None:
         if e.kind == "reply" or (e.kind == "status" and e.author == "staff"):
             return e.at
     return None
+
+
+class File(Protocol):
+    @property
+    def filename(self) -> str: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+
+
+F = TypeVar("F", bound=File)
+# the events whose files are stored with them, at the event's moment
+WITH_FILES = ("comment", "reply")
+
+
+def files_by_entry(entries: Sequence[Entry], files: Iterable[F]) -> list[list[F]]:
+    """For each entry, the ticket's files that came with it: an addition's or a reply's,
+    stored at the event's moment and named on its "Attached: …" line."""
+    pool = list(files)
+    found: list[list[F]] = []
+    for e in entries:
+        attached = next((line for line in e.note.splitlines() if line.startswith("Attached: ")), "")
+        mine = [
+            f
+            for f in pool
+            if e.kind in WITH_FILES and attached and f.created_at == e.at and f.filename in attached
+        ]
+        pool = [f for f in pool if f not in mine]
+        found.append(mine)
+    return found

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from kb.policy import Policy
-from portal import notify, urls
+from portal import notify, ratelimit, urls
 from portal.config import Settings
 from portal.db.engine import Database
 from portal.db.models import AuditEntry, Ticket, TicketEvent
 from portal.directory.importer import find_sender
-from portal.tickets import outbox, ratelimit, tokens
+from portal.tickets import outbox, tokens
 
 
 @dataclass

@@ -187,9 +187,10 @@ def add_comment(
         ticket.updated_at = now
         if ticket.status == "waiting_for_customer":
             ticket.status = "open"
-        # to the helpdesk (RT: as correspondence) and the mail and webhook copies
+        # to the helpdesk (RT: as correspondence, with the files) and the mail and
+        # webhook copies
         for connector in connectors_for(settings, db):
-            connector.queue_comment(session, ticket, text)
+            connector.queue_comment(session, ticket, text, files=[f.id for f in files])
 
 
 def add_feedback(

@@ -332,13 +332,21 @@ async def _ticket_page(
         return _without_valid_link(request, policy, number, "This link is not valid.", 404)
     now = http.now()
     response_text, opens_local, tz = _response_words(policy, view.ticket, now)
+    entries = history.customer_history(view.events, states.STATUS_LABELS)
+    # each addition's and reply's files beside it; the staff's not among the request's
+    event_files = history.files_by_entry(entries, view.attachments)
+    replied = {
+        id(f) for e, fs in zip(entries, event_files, strict=True) if e.kind == "reply" for f in fs
+    }
     context = {
         "policy": policy,
         "response_text": response_text,
         "opens_local": opens_local,
         "customer_tz": tz,
         "now": now,
-        "history": history.customer_history(view.events, states.STATUS_LABELS),
+        "history": entries,
+        "event_files": event_files,
+        "request_files": [a for a in view.attachments if id(a) not in replied],
         # "First response by …" until our staff answered; feedback once there is a reply
         "answered_at": history.first_answer(view.events),
         "has_reply": history.has_reply(view.events),

@@ -218,6 +218,22 @@ MORE_CASES = [
     ),
     pytest.param(
         edit(
+            "    details: [description]",
+            f"    details: [description]\n    schedules: later  {MARK}",
+        ),
+        "unknown schedule 'later' (one of cancellation)",
+        id="unknown-schedules-names-the-value",
+    ),
+    pytest.param(
+        edit(
+            "    details: [description]",
+            f"    details: [description]\n    schedules: cancellation  {MARK}",
+        ),
+        "schedules: cancellation needs server in details",
+        id="a-scheduled-cancellation-needs-the-server-detail",
+    ),
+    pytest.param(
+        edit(
             "    reaction: {high: 4, low: 16}",
             f"    reaction: {{high: 4, low: 16}}\n    when_ended: {{plan: basic}}  {MARK}",
         ),

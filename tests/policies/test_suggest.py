@@ -83,6 +83,13 @@ def first(pack: Any, text: str) -> str | None:
             "feature-change",
             id="hsphere-change-the-panel-is-a-project-not-general-support",
         ),
+        # the issue's own words (#12): "change how the control panel behaves"
+        pytest.param(
+            "hsphere",
+            "I want to change how the control panel behaves",
+            "feature-change",
+            id="hsphere-change-how-the-panel-behaves-is-a-project",
+        ),
         # CGI/Perl is not supported: the customer must see that, not an included type
         pytest.param(
             "itpossible",

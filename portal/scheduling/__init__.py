@@ -1,0 +1,1 @@
+"""Notice rows written in a caller's session (``rows``), below every feature package."""
