@@ -77,7 +77,10 @@ policy-docs: install
 
 ## Everything: lint, types, content check, unit/HTTP/browser tests.
 test: install browser-deps mail-deps rt-deps lint check
-	$(BIN)/pytest -q
+	@# two processes for everything but the browser (whole files per process, so module
+	@# fixtures stay together), then the browser tests alone: under 10 minutes on 2 cores
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not browser"
+	$(BIN)/pytest -q -m browser
 
 ## Live preview for content editors: rebuilds on save, reloads open tabs, shows drafts.
 preview: install

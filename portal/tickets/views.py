@@ -333,11 +333,10 @@ async def _ticket_page(
     now = http.now()
     response_text, opens_local, tz = _response_words(policy, view.ticket, now)
     entries = history.customer_history(view.events, states.STATUS_LABELS)
-    # each addition's and reply's files beside it; the staff's not among the request's
+    # each addition's and reply's files beside it, once: the request's own list holds
+    # only what came with the request
     event_files = history.files_by_entry(entries, view.attachments)
-    replied = {
-        id(f) for e, fs in zip(entries, event_files, strict=True) if e.kind == "reply" for f in fs
-    }
+    placed = {id(f) for fs in event_files for f in fs}
     context = {
         "policy": policy,
         "response_text": response_text,
@@ -346,7 +345,7 @@ async def _ticket_page(
         "now": now,
         "history": entries,
         "event_files": event_files,
-        "request_files": [a for a in view.attachments if id(a) not in replied],
+        "request_files": [a for a in view.attachments if id(a) not in placed],
         # "First response by …" until our staff answered; feedback once there is a reply
         "answered_at": history.first_answer(view.events),
         "has_reply": history.has_reply(view.events),
